@@ -1,0 +1,207 @@
+"""The ``neural-datasets`` command line.
+
+Exit status: 0 success, 1 an expected failure (network, checksum, corrupt or
+unwritable cache), 2 a usage error (including an unknown dataset name).
+Expected failures print one clear message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+import textwrap
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .cache import dataset_cache
+from .errors import NeuralDatasetsError, UnknownDatasetError
+from .registry import available, get_spec
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neural-datasets",
+        description="Fetch, verify and inspect the ClickMe and IT-recording datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, names: str | None = "?") -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        if names:
+            p.add_argument(
+                "names" if names == "+" else "name",
+                nargs=None if names == "1" else names,
+                metavar="NAME",
+                **({} if names != "?" else {"default": None}),
+            )
+        p.add_argument(
+            "--cache-dir",
+            help="cache root (default: $NEURAL_DATASETS_HOME or the platform cache directory)",
+        )
+        return p
+
+    command("list", "list the registered datasets and whether each is cached", names=None)
+    command("info", "describe a dataset: files, checksums, citation, licence, cache state", "1")
+    fetch = command("fetch", "download, verify and convert datasets", "+")
+    fetch.add_argument("--base-url", help="a mirror with the same relative layout")
+    fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    verify = command("verify", "check a cached dataset's chunk and file checksums", "1")
+    verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    command("path", "print the path of a dataset's store (fetched or not)", "1")
+    command("rm", "delete a dataset from the cache", "1")
+    command("pin", "print registry checksum lines for the files recorded on first download", "1")
+    preview = command("preview", "write a PNG preview of a dataset", "1")
+    preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
+    preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
+    preview.add_argument("--base-url", help="a mirror with the same relative layout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except UnknownDatasetError as exc:
+        print(f"neural-datasets: {exc}", file=sys.stderr)
+        return 2
+    except NeuralDatasetsError as exc:
+        print(f"neural-datasets: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"neural-datasets: error: {_describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "neural-datasets: interrupted; the next fetch resumes where this one stopped.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"the disk is full ({exc.filename or 'cache'}). Free space or choose another "
+            f"cache with --cache-dir; the next fetch resumes where this one stopped."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"permission denied: {exc.filename}. Choose a writable cache with --cache-dir "
+            f"or NEURAL_DATASETS_HOME."
+        )
+    return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+
+
+def _list(args: argparse.Namespace) -> int:
+    width = max(map(len, available()))
+    for name in available():
+        spec = get_spec(name)
+        state = "cached" if dataset_cache(name, args.cache_dir).is_published() else "-"
+        summary = spec.description.split(":")[0].split(".")[0]
+        print(f"{name:<{width}}  {state:<6}  {summary}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    spec = get_spec(args.name)
+    cache = dataset_cache(spec.name, args.cache_dir)
+    wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
+    print(spec.name)
+    for label, text in (
+        ("description", spec.description),
+        ("citation", spec.citation),
+        ("licence", spec.license),
+    ):
+        print(wrap.fill(f"  {label}: {text}"))
+    print(f"  base url: {spec.base_url}")
+    pinned = sum(1 for f in spec.files if f.sha256)
+    print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
+    print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from .core import fetch
+
+    specs = [get_spec(name) for name in args.names]  # all names checked before any work
+    for spec in specs:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = fetch(
+                spec.name,
+                cache_dir=args.cache_dir,
+                base_url=args.base_url,
+                progress=not args.no_progress,
+            )
+        for warning in caught:
+            print(f"neural-datasets: warning: {warning.message}", file=sys.stderr)
+        print(path)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    problems = verify(args.name, cache_dir=args.cache_dir, progress=not args.no_progress)
+    if problems:
+        print(f"{args.name}: {len(problems)} problem(s) found:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print(f"Run `neural-datasets rm {args.name}` and fetch it again.", file=sys.stderr)
+        return 1
+    print(f"{args.name}: ok (every chunk and raw file matches its checksum)")
+    return 0
+
+
+def _path(args: argparse.Namespace) -> int:
+    print(dataset_cache(get_spec(args.name).name, args.cache_dir).store)
+    return 0
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from .core import remove
+
+    print(f"removed {remove(args.name, cache_dir=args.cache_dir)}")
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    from .hashes import HashRecords, pin_lines
+
+    spec = get_spec(args.name)
+    lines = pin_lines(spec, HashRecords(dataset_cache(spec.name, args.cache_dir).hashes))
+    if not lines:
+        print(f"nothing recorded for {spec.name}: fetch it first", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .core import fetch
+    from .preview import render
+
+    spec = get_spec(args.name)
+    store = fetch(spec.name, cache_dir=args.cache_dir, base_url=args.base_url, progress=False)
+    print(render(spec, store, args.output, args.n))
+    return 0
+
+
+_COMMANDS = {
+    "list": _list,
+    "info": _info,
+    "fetch": _fetch,
+    "verify": _verify,
+    "path": _path,
+    "rm": _rm,
+    "pin": _pin,
+    "preview": _preview,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())
