@@ -35,7 +35,7 @@ _LAZY = {
     "ClickMe": "neural_datasets.clickme",
     "ITRecordings": "neural_datasets.it_recordings",
     "Neural_dataset": "neural_datasets.neural_dataset",
-    "verify": "neural_datasets.verify",
+    "verify": "neural_datasets.verification",
 }
 
 __all__ = [

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch = command("fetch", "download, verify and convert datasets", "+")
     fetch.add_argument("--base-url", help="a mirror with the same relative layout")
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    verify = command("verify", "check a cached dataset's chunk and file checksums", "1")
+    verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     command("path", "print the path of a dataset's store (fetched or not)", "1")
     command("rm", "delete a dataset from the cache", "1")
@@ -145,17 +145,20 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verification import verify
 
-    problems = verify(args.name, cache_dir=args.cache_dir, progress=not args.no_progress)
-    if problems:
-        print(f"{args.name}: {len(problems)} problem(s) found:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        print(f"Run `neural-datasets rm {args.name}` and fetch it again.", file=sys.stderr)
-        return 1
-    print(f"{args.name}: ok (every chunk and raw file matches its checksum)")
-    return 0
+    status = 0
+    for name in args.names:
+        problems = verify(name, cache_dir=args.cache_dir, progress=not args.no_progress)
+        if problems:
+            print(f"{name}: {len(problems)} problem(s) found:", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            print(f"Run `neural-datasets rm {name}` and fetch it again.", file=sys.stderr)
+            status = 1
+        else:
+            print(f"{name}: ok (every chunk and raw file matches its checksum)")
+    return status
 
 
 def _path(args: argparse.Namespace) -> int:

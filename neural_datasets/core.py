@@ -11,6 +11,7 @@ ever read as complete when it is not.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import shutil
@@ -116,7 +117,9 @@ def _acquire(cache: DatasetCache) -> Any:
                 file=sys.stderr,
             )
             lock.acquire()
-    except PermissionError as exc:
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
         raise CacheNotWritableError(
             f"Cannot write to the cache at {cache.folder} ({exc.strerror}) and it holds no "
             f"complete copy of {cache.name}. Choose a writable cache with --cache-dir or "

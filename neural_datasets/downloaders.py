@@ -39,7 +39,7 @@ class ResumableDownloader:
     timeout
         ``(connect, read)`` timeouts in seconds for each request.
     chunk_size
-        Bytes per read.
+        Bytes per read; a dropped connection loses at most one read.
 
     Examples
     --------
@@ -54,7 +54,7 @@ class ResumableDownloader:
         retries: int = 5,
         backoff: float = 0.5,
         timeout: tuple[float, float] = (10.0, 60.0),
-        chunk_size: int = 1 << 20,
+        chunk_size: int = 1 << 16,
     ) -> None:
         self.progress = progress
         self.retries = retries

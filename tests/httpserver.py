@@ -23,11 +23,13 @@ class Fault:
     ``status``: answer with this HTTP status and no body. ``drop_after``: send
     the headers for the whole body, then close after this many body bytes.
     ``body``: send these bytes instead of the file (wrong content).
+    ``stall_after``: send this many body bytes, then hang (until the server stops).
     """
 
     status: int | None = None
     drop_after: int | None = None
     body: bytes | None = None
+    stall_after: int | None = None
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ServerState:
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ranges: bool = True
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def add_fault(self, path: str, *faults: Fault) -> None:
         with self.lock:
@@ -103,6 +106,12 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            if fault and fault.stall_after is not None:
+                self.wfile.write(body[: fault.stall_after])
+                self.wfile.flush()
+                state.stop.wait()
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
         def _reply(self, status: int, body: bytes) -> None:
@@ -133,6 +142,7 @@ class LocalHTTPServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.stop.set()
         self._server.shutdown()
         self._server.server_close()
 
