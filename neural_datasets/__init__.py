@@ -25,6 +25,7 @@ from .errors import (
     CorruptRecordError,
     CorruptStoreError,
     DownloadError,
+    InvalidArgumentError,
     NeuralDatasetsError,
     OfflineError,
     UnknownDatasetError,
@@ -53,6 +54,7 @@ __all__ = [
     "CorruptStoreError",
     "ConversionError",
     "CacheNotWritableError",
+    "InvalidArgumentError",
     *_LAZY,
 ]
 

@@ -46,3 +46,7 @@ class ConversionError(NeuralDatasetsError):
 
 class CacheNotWritableError(NeuralDatasetsError):
     """The cache directory cannot be written and holds no complete copy."""
+
+
+class InvalidArgumentError(NeuralDatasetsError, ValueError):
+    """An argument outside what the data allows (unknown population, bad time window)."""
