@@ -104,12 +104,7 @@ def _create_arrays(building: Path, total: int) -> None:
         dimension_names=(*dims, "channel"),
     )
     store.create_sample_array(
-        building,
-        "heatmap",
-        shape=(total, *HEATMAP_SHAPE),
-        dtype="uint8",
-        dimension_names=dims,
-        codec="lz4",
+        building, "heatmap", shape=(total, *HEATMAP_SHAPE), dtype="uint8", dimension_names=dims
     )
 
 
