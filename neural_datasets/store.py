@@ -146,11 +146,16 @@ def write_samples(root: Path, name: str, start: int, block: np.ndarray) -> None:
 
     Writes should cover whole shards (multiples of the shard size, or the
     tail), so that each shard file is written by exactly one process.
+    Uncompressed arrays are written by :func:`neural_datasets.shards.write_shards`
+    (atomic per shard, ~4x faster); others by zarr-python.
     """
     import zarr
 
+    from .shards import write_shards
+
     group = zarr.open_group(store=str(root), mode="r+", zarr_format=3)
-    group[name][start : start + len(block)] = block
+    if not write_shards(root / name, start, block):
+        group[name][start : start + len(block)] = block
     group[f"{CHECKSUM_GROUP}/{name}"][start : start + len(block)] = chunk_crc32c(block)
 
 

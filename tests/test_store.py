@@ -141,3 +141,33 @@ def test_clickme_class(tmp_path: Path, reference: dict) -> None:
         ds[48]
     with pytest.raises(ValueError, match="train, val, sample"):
         nd.ClickMe("test")
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(1, 150),
+    per_shard=st.sampled_from([1, 7, 64]),
+    shape=st.sampled_from([(3,), (4, 5), (2, 3, 3)]),
+    dtype=st.sampled_from(["uint8", "int64", "float32"]),
+)
+def test_native_shard_writer_is_read_identically_by_zarr_and_tensorstore(
+    tmp_path_factory: pytest.TempPathFactory, n: int, per_shard: int, shape: tuple, dtype: str
+) -> None:
+    import zarr
+
+    root = tmp_path_factory.mktemp("w")
+    data = (np.arange(n * int(np.prod(shape))) % 251).astype(dtype).reshape(n, *shape)
+    store.create_sample_array(
+        root,
+        "x",
+        shape=data.shape,
+        dtype=dtype,
+        dimension_names=("s", *"abc"[: len(shape)]),
+        samples_per_shard=per_shard,
+    )
+    for start in range(0, n, 2 * per_shard):  # two shards per write, like conversion units
+        store.write_samples(root, "x", start, data[start : start + 2 * per_shard])
+    np.testing.assert_array_equal(zarr.open_array(str(root / "x"), mode="r")[...], data)
+    np.testing.assert_array_equal(LazyArray(root / "x").read(), data)
+    assert not list(root.rglob("*.tmp"))
+    assert store.verify_store(root) == []

@@ -10,9 +10,6 @@ process tree. Run by hand::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import threading
@@ -105,18 +102,7 @@ def main() -> None:
             f"| {r['workers']} | {r['samples_per_s']:,.0f} | {r['seconds']:.1f} | "
             f"{r['peak_rss_mb']:,.0f} MB |"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                    "samples": args.samples,
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    benchdata.write_results(args.json, samples=args.samples, rows=rows)
 
 
 if __name__ == "__main__":

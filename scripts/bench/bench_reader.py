@@ -14,9 +14,6 @@ zarr-python's default reader on the raw layout measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -153,23 +150,7 @@ def main() -> None:
             f"| {r['array']} | {r['layout']} | {r['reader']} | {r['samples_per_s']:,.0f} | "
             f"{r['ratio_to_zarr_python']:.1f}x | {r['kb_per_sample']:.1f} |"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": {
-                        "cpus": os.cpu_count(),
-                        "platform": platform.platform(),
-                        "python": platform.python_version(),
-                    },
-                    "batch": BATCH,
-                    "samples": args.samples,
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    benchdata.write_results(args.json, batch=BATCH, samples=args.samples, rows=rows)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,26 @@ def store(n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT) -
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unpinned by design
         return nd.fetch(name, cache_dir=root / "cache", progress=False)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import os
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def write_results(path: Path | None, **results: object) -> None:
+    """Save a benchmark's results with the machine description, when ``path`` is given."""
+    import json
+
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine(), **results}, indent=1))
