@@ -21,6 +21,7 @@ process per pipeline, for the data at 1x and 4x its size. Run by hand::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -153,28 +154,30 @@ PIPELINES = [
 ]
 
 
-def timed(epoch: Epoch, first: int, min_seconds: float) -> tuple[float, int]:
+def timed(epoch: Epoch, first: int, min_seconds: float) -> float:
     """Samples/s over whole epochs lasting at least ``min_seconds`` in all."""
     start, samples, e = time.perf_counter(), 0, first
-    while True:
+    while (elapsed := time.perf_counter() - start) < min_seconds or not samples:
         samples += epoch(e)
         e += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return samples / elapsed, e
+    return samples / elapsed
 
 
 def throughput(data: Data, pipelines: list[Pipeline], rounds: int, seconds: float) -> dict:
-    epochs = {}
-    for p in pipelines:
-        epochs[p.key] = p.make(data)
-        epochs[p.key](0)  # warm-up: workers started, functions traced, page cache hot
+    """Median samples/s per pipeline over interleaved rounds.
+
+    Each round builds every pipeline afresh, warms it up with one epoch (workers
+    started, functions traced, page cache hot), times it, and tears it down, so
+    no idle pipeline's prefetching competes with the one being timed.
+    """
     results: dict[str, list[float]] = {p.key: [] for p in pipelines}
-    next_epoch = dict.fromkeys(epochs, 1)
     for _ in range(rounds):
         for p in pipelines:  # interleaved, so load changes hit every pipeline alike
-            rate, next_epoch[p.key] = timed(epochs[p.key], next_epoch[p.key], seconds)
-            results[p.key].append(rate)
+            epoch = p.make(data)
+            epoch(0)
+            results[p.key].append(timed(epoch, 1, seconds))
+            del epoch
+            gc.collect()
     return {key: statistics.median(rates) for key, rates in results.items()} | {"_all": results}
 
 
