@@ -6,12 +6,13 @@ Every pipeline reads the same ClickMe-format data, in one run, in batches of 64:
     (parse, decode JPEG image and heatmap, resize to 224, blur the heatmap on a
     64x64 grid with a 10x10 sigma-10 Gaussian 'SAME' convolution, one-hot label),
     plus a record shuffle buffer;
+(b) the per-sample PyTorch path of the lab's code (``baselines.py``), with 0
+    and 2 workers;
 (c) ``neural_datasets.torch.loader`` on our store of those records, with 0 and 2 workers;
 (d) ``neural_datasets.tf.dataset`` on the same store;
 (e) a NumPy gather of the same bytes from memory (the ceiling for uint8 batches).
 
-Pipelines are entries of ``PIPELINES``, so more (e.g. a per-sample PyTorch
-baseline) slot in. Rounds are interleaved and the median kept, because the
+Pipelines are entries of ``PIPELINES``. Rounds are interleaved and the median kept, because the
 machine is shared and noisy. Peak RSS while iterating is measured in a fresh
 process per pipeline, for the data at 1x and 4x its size. Run by hand::
 
@@ -38,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import benchdata  # noqa: E402
+from baselines import per_sample_torch  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -147,6 +149,12 @@ class Pipeline:
 
 PIPELINES = [
     Pipeline("a", "Harmonization tf.data (TFRecord: decode, resize, blur)", harmonization_tfdata),
+    Pipeline(
+        "b0", "per-sample PIL decode + transforms, DataLoader, 0 workers", per_sample_torch(0)
+    ),
+    Pipeline(
+        "b2", "per-sample PIL decode + transforms, DataLoader, 2 workers", per_sample_torch(2)
+    ),
     Pipeline("c0", "neural_datasets.torch.loader, num_workers=0", torch_loader(0)),
     Pipeline("c2", "neural_datasets.torch.loader, num_workers=2", torch_loader(2)),
     Pipeline("d", "neural_datasets.tf.dataset", tf_dataset),
