@@ -39,7 +39,10 @@ SECTIONS = [
         "bytes gathered from memory with NumPy. (a) and (b) include their per-sample resize/blur "
         "work because that is the cost those pipelines impose on every sample; our loaders hand "
         "over uint8 batches and leave augmentation to the batched GPU/CPU step below. Peak RSS is "
-        "measured in a fresh process while iterating two epochs over the data at 1x and 4x.",
+        "measured in a fresh process while iterating two epochs over the data at 1x and 4x. On 2 "
+        "cores, worker processes cost more than they give: each 16 MB batch is copied into shared "
+        "memory for the main process, which is dearer than the read itself, so `num_workers=0` (the "
+        "default) is the fast setting on small machines and workers pay off on slow or remote disks.",
     ),
     (
         "reader",
@@ -120,6 +123,28 @@ def chart(results: Path, target: Path) -> None:
     fig.savefig(target, dpi=110)
 
 
+def headline(results: Path) -> list[str]:
+    """The summary lines quoted at the top of BENCHMARKS.md and in the README."""
+    data = json.loads(results.read_text())
+    rate = data["samples_per_s"]
+    rss = data.get("rss_bytes", {}).get("c0", {})
+    sizes = sorted(rss, key=int)
+    flat = (
+        f" Peak RSS of the PyTorch loader: {rss[sizes[0]]['peak'] / 2**20:,.0f} MiB at "
+        f"{sizes[0]} samples, {rss[sizes[-1]]['peak'] / 2**20:,.0f} MiB at {sizes[-1]}."
+        if len(sizes) > 1
+        else ""
+    )
+    return [
+        f"**Headline:** shuffled uint8 batches from our PyTorch loader at "
+        f"**{rate['c0'] / rate['a']:.1f}x** and from our tf.data dataset at "
+        f"**{rate['d'] / rate['a']:.1f}x** the samples/s of the Harmonization package's tf.data "
+        f"TFRecord pipeline, and {rate['c0'] / rate['b0']:.0f}x the per-sample PyTorch path, on "
+        f"the same data in the same run.{flat}",
+        "",
+    ]
+
+
 def main() -> None:
     started = time.strftime("%Y-%m-%d")
     machine = benchdata.machine()
@@ -135,6 +160,8 @@ def main() -> None:
     ]
     for key, title, script, text in SECTIONS:
         table = run(script, key)
+        if key == "loaders":
+            body[5:5] = headline(RESULTS / "loaders.json")
         body += [
             f"## {title}",
             "",
