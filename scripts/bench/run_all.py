@@ -39,10 +39,11 @@ SECTIONS = [
         "bytes gathered from memory with NumPy. (a) and (b) include their per-sample resize/blur "
         "work because that is the cost those pipelines impose on every sample; our loaders hand "
         "over uint8 batches and leave augmentation to the batched GPU/CPU step below. Peak RSS is "
-        "measured in a fresh process while iterating two epochs over the data at 1x and 4x. On 2 "
-        "cores, worker processes cost more than they give: each 16 MB batch is copied into shared "
-        "memory for the main process, which is dearer than the read itself, so `num_workers=0` (the "
-        "default) is the fast setting on small machines and workers pay off on slow or remote disks.",
+        "measured in a fresh process while iterating two epochs over the data at 1x and 4x. "
+        "On 2 cores, worker processes cost more than they give: each 16 MB batch is copied "
+        "into shared memory for the main process, which is dearer than the read itself, so "
+        "`num_workers=0` (the default) is the fast setting on small machines and workers pay "
+        "off on slow or remote disks.",
     ),
     (
         "reader",
