@@ -4,8 +4,9 @@ The pipeline is a dataset of index batches (from the same
 :class:`~neural_datasets.sampling.EpochPlan` the PyTorch loader uses, so a seed
 gives the same batches in both frameworks) mapped through one
 ``tf.numpy_function`` per batch that calls the source's ``read_batch``, then
-prefetched, so reading the next batches overlaps the training step. Elements are dicts of NHWC tensors with a complete
-``element_spec``; single-channel maps get a trailing channel axis.
+prefetched, so reading the next batches overlaps the training step. Elements
+are dicts of NHWC tensors with a complete ``element_spec``; single-channel maps
+get a trailing channel axis.
 
 Examples
 --------
@@ -20,6 +21,9 @@ Examples
 
 from __future__ import annotations
 
+import atexit
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +34,50 @@ from neural_datasets.sampling import EpochPlan
 from neural_datasets.sources import BatchSource, ITPairSource, channels_last
 
 __all__ = ["dataset", "it_dataset"]
+
+
+class _ExitGuard:
+    """Keeps tf.data threads out of Python while the interpreter finalizes.
+
+    A tf.data thread that enters Python during finalization never returns, and
+    destroying an iterator waits for its threads: a script that exits while
+    holding a partly read iterator would hang. From ``atexit`` on, the wrapped
+    functions fail fast instead, and exit waits until the pipelines have filled
+    their buffers and gone idle.
+    """
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.running = 0
+        self.last_call = 0.0
+        self.lock = threading.Lock()  # guards the counters only, never held during a call
+
+    def wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(*args: Any) -> Any:
+            if self.closing:
+                raise RuntimeError("Python is exiting")
+            with self.lock:
+                self.running += 1
+            try:
+                return func(*args)
+            finally:
+                with self.lock:
+                    self.running -= 1
+                    self.last_call = time.monotonic()
+
+        return guarded
+
+    def close(self, quiet_s: float = 0.1, timeout_s: float = 5.0) -> None:
+        self.closing = True
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and (
+            self.running or time.monotonic() - self.last_call < quiet_s
+        ):
+            time.sleep(0.01)
+
+
+_GUARD = _ExitGuard()
+atexit.register(_GUARD.close)
 
 
 def dataset(
@@ -43,7 +91,7 @@ def dataset(
     start_epoch: int = 0,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
-    """A ``tf.data.Dataset`` of whole batches read ahead, shuffled per epoch.
+    """A ``tf.data.Dataset`` of whole batches read in parallel, shuffled per epoch.
 
     Parameters
     ----------
@@ -107,7 +155,7 @@ def dataset(
     @tf.autograph.experimental.do_not_convert
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         indices = tf.numpy_function(
-            lambda e: plan.indices(int(e)), [epoch], tf.int64, stateful=False
+            _GUARD.wrap(lambda e: plan.indices(int(e))), [epoch], tf.int64, stateful=False
         )
         indices.set_shape([plan.samples_per_rank])
         return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size, drop_remainder)
@@ -115,11 +163,7 @@ def dataset(
     batches = passes.flat_map(epoch_batches)
     batches = batches.apply(tf.data.experimental.assert_cardinality(count))
     read = _batch_reader(source, batch_size if drop_remainder else None)
-    # One reader thread: sources need not be thread-safe (the shard reader's
-    # file-handle cache is not), and no Python lock is held across reads, which
-    # could hang interpreter exit with an unfinished iterator. A batch is one
-    # memcpy-bound call; prefetching overlaps it with the training step.
-    return batches.map(read).prefetch(tf.data.AUTOTUNE)
+    return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def it_dataset(
@@ -165,13 +209,19 @@ def _batch_reader(
     shapes = {key: [batch_dim, *value.shape[1:]] for key, value in probe.items()}
     dtypes = [tf.as_dtype(probe[key].dtype) for key in keys]
 
+    # tf.data calls this from several threads at once, and a source's file-handle
+    # cache is not thread-safe: reads take turns. A batch is one memcpy-bound
+    # call, and prefetching still overlaps reading with the training step.
+    lock = threading.Lock()
+
     def read_numpy(indices: np.ndarray) -> list[np.ndarray]:
-        batch = channels_last(source.read_batch(indices))
+        with lock:
+            batch = channels_last(source.read_batch(indices))
         return [batch[key] for key in keys]
 
     @tf.autograph.experimental.do_not_convert
     def read(indices: tf.Tensor) -> dict[str, tf.Tensor]:
-        values = tf.numpy_function(read_numpy, [indices], dtypes, stateful=False)
+        values = tf.numpy_function(_GUARD.wrap(read_numpy), [indices], dtypes, stateful=False)
         return {key: tf.ensure_shape(v, shapes[key]) for key, v in zip(keys, values)}
 
     return read

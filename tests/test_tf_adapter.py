@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -105,3 +109,17 @@ def test_it_pairs(tmp_path_factory: pytest.TempPathFactory) -> None:
     got = _concat(ds)
     assert np.array_equal(got["stimulus"], it.stimuli("red_central_it", size=(24, 32)))
     assert np.allclose(got["response"], it.responses("red_central_it", time_window=(60, 100)))
+
+
+def test_exiting_with_a_partly_read_iterator_does_not_hang(clickme: nd.ClickMe) -> None:
+    # A tf.data thread entering Python during interpreter finalization never
+    # returns; without the exit guard this script hangs in the iterator's destructor.
+    script = (
+        "import neural_datasets as nd\n"
+        "from neural_datasets.tf import dataset\n"
+        f"it = iter(dataset(nd.ClickMe.open({clickme.location!r}), 16, epochs=None))\n"
+        "next(it)\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
