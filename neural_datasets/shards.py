@@ -22,8 +22,10 @@ raises :class:`UnsupportedLayout` and callers fall back to tensorstore.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -79,8 +81,7 @@ class ShardedArray:
         self.per_shard = self.shard_shape[0]
         self.sample_nbytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
         self._indexes: dict[int, np.ndarray] = {}
-        self._files: OrderedDict[int, int] = OrderedDict()
-        self._pid = os.getpid()
+        self._local = threading.local()
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -91,15 +92,11 @@ class ShardedArray:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"])
 
-    def __del__(self) -> None:
-        self.close()
-
     def close(self) -> None:
-        """Close the shard files this process opened."""
-        if getattr(self, "_pid", None) == os.getpid():
-            for fd in self._files.values():
-                os.close(fd)
-        self._files = OrderedDict()
+        """Close the shard files the calling thread opened (others close when GC'd)."""
+        for handle in self._open_files().values():
+            handle.close()
+        self._local.files = OrderedDict()
 
     def take(self, indices: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Samples ``indices`` (any order, repeats allowed), stacked on axis 0.
@@ -112,7 +109,6 @@ class ShardedArray:
             Optional C-contiguous array of shape ``(len(indices), *shape[1:])``
             to fill, so a loader can read into pinned or reused memory.
         """
-        self._after_fork()
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = self.shape[0]
         if indices.size and (indices.min() < -n or indices.max() >= n):
@@ -180,20 +176,34 @@ class ShardedArray:
                 raise self._corrupt(shard, "shard index fails its crc32c checksum")
         return np.frombuffer(blob[: 16 * self.per_shard], "<u8").reshape(self.per_shard, 2)
 
+    def _open_files(self) -> OrderedDict[int, io.FileIO]:
+        """This thread's open shard files, most recently used last.
+
+        Each thread keeps its own files: a file evicted by one thread can never
+        be closed under another's read (its descriptor number could then be
+        reused for a different file). Files close when evicted, or when their
+        thread's table is garbage-collected. A forked child starts a table of
+        its own, since descriptors inherited from the parent share its offsets.
+        """
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.files, local.pid = OrderedDict(), os.getpid()
+        return local.files
+
     def _fd(self, shard: int) -> int:
-        fd = self._files.get(shard)
-        if fd is not None:
-            self._files.move_to_end(shard)
-            return fd
-        path = self._shard_path(shard)
+        files = self._open_files()
+        handle = files.get(shard)
+        if handle is not None:
+            files.move_to_end(shard)
+            return handle.fileno()
         try:
-            fd = os.open(path, os.O_RDONLY)
+            handle = io.FileIO(self._shard_path(shard), "r")
         except FileNotFoundError:
             return -1  # a shard never written holds fill values only
-        self._files[shard] = fd
-        if len(self._files) > MAX_OPEN_FILES:
-            os.close(self._files.popitem(last=False)[1])
-        return fd
+        files[shard] = handle
+        if len(files) > MAX_OPEN_FILES:
+            files.popitem(last=False)[1].close()
+        return handle.fileno()
 
     def _shard_path(self, shard: int) -> Path:
         return self.path.joinpath("c", str(shard), *(["0"] * (len(self.shape) - 1)))
@@ -205,11 +215,6 @@ class ShardedArray:
             f"{what}. Run `neural-datasets verify` on the dataset, then `neural-datasets rm` and "
             f"fetch it again."
         )
-
-    def _after_fork(self) -> None:
-        if self._pid != os.getpid():  # descriptors are shared with the parent: reopen our own
-            self._files = OrderedDict()
-            self._pid = os.getpid()
 
 
 def _only(codecs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

@@ -209,9 +209,9 @@ def _batch_reader(
     shapes = {key: [batch_dim, *value.shape[1:]] for key, value in probe.items()}
     dtypes = [tf.as_dtype(probe[key].dtype) for key in keys]
 
-    # tf.data calls this from several threads at once, and a source's file-handle
-    # cache is not thread-safe: reads take turns. A batch is one memcpy-bound
-    # call, and prefetching still overlaps reading with the training step.
+    # tf.data calls this from several threads at once, and a source may be any
+    # object with read_batch, not necessarily thread-safe: reads take turns. A
+    # batch is one memcpy-bound call; prefetching overlaps it with training.
     lock = threading.Lock()
 
     def read_numpy(indices: np.ndarray) -> list[np.ndarray]:

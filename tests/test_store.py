@@ -171,3 +171,36 @@ def test_native_shard_writer_is_read_identically_by_zarr_and_tensorstore(
     np.testing.assert_array_equal(LazyArray(root / "x").read(), data)
     assert not list(root.rglob("*.tmp"))
     assert store.verify_store(root) == []
+
+
+def test_shard_reader_is_thread_safe_under_file_evictions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads sharing one reader never read through a descriptor another thread closed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neural_datasets import shards
+
+    monkeypatch.setattr(shards, "MAX_OPEN_FILES", 1)  # evict on nearly every read
+    data = np.random.default_rng(0).integers(0, 255, (96, 32, 32), dtype=np.uint8)
+    store.create_sample_array(
+        tmp_path,
+        "x",
+        shape=data.shape,
+        dtype="uint8",
+        dimension_names=("s", "y", "x"),
+        samples_per_shard=4,
+    )
+    store.write_samples(tmp_path, "x", 0, data)
+    reader = ShardedArray(tmp_path / "x")
+
+    def read_many(seed: int) -> bool:
+        rng = np.random.default_rng(seed)
+        for _ in range(150):
+            idx = rng.integers(0, 96, 16)
+            if not np.array_equal(reader.take(idx), data[idx]):
+                return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(read_many, range(8)))
