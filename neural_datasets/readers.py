@@ -108,32 +108,15 @@ class LazyArray:
         """The whole array."""
         return self.handle[...].read().result()
 
-    def take_async(self, indices: np.ndarray) -> Any:
-        """Start reading samples ``indices``; ``.result()`` gives them in the order asked.
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Samples ``indices`` (any order, repeats allowed) stacked on axis 0.
 
         Indices are sorted and de-duplicated before the read so each shard is
         visited once, then put back in the requested order.
         """
-        indices = np.asarray(indices, dtype=np.int64)
-        n = len(self)
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            raise IndexError(f"sample index out of range for {n} samples")
-        indices = np.where(indices < 0, indices + n, indices)
-        unique, inverse = np.unique(indices, return_inverse=True)
-        future = self.handle[unique].read()
-        return _Reordered(
-            future, inverse, len(unique) == len(indices) and bool(np.all(np.diff(indices) > 0))
+        from .shards import sample_indices
+
+        unique, inverse = np.unique(
+            sample_indices(indices, len(self), self.location), return_inverse=True
         )
-
-    def take(self, indices: np.ndarray) -> np.ndarray:
-        """Samples ``indices`` (any order, repeats allowed) stacked on axis 0."""
-        return self.take_async(indices).result()
-
-
-class _Reordered:
-    def __init__(self, future: Any, inverse: np.ndarray, in_order: bool) -> None:
-        self._future, self._inverse, self._in_order = future, inverse, in_order
-
-    def result(self) -> np.ndarray:
-        block = self._future.result()
-        return block if self._in_order else block[self._inverse]
+        return self.handle[unique].read().result()[inverse]

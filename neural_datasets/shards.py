@@ -109,11 +109,7 @@ class ShardedArray:
             Optional C-contiguous array of shape ``(len(indices), *shape[1:])``
             to fill, so a loader can read into pinned or reused memory.
         """
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = self.shape[0]
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            raise IndexError(f"sample index out of range for {n} samples in {self.path}")
-        indices = np.where(indices < 0, indices + n, indices)
+        indices = sample_indices(indices, self.shape[0], self.path)
         if out is None:
             out = np.empty((len(indices), *self.shape[1:]), self.dtype)
         flat = out.reshape(len(indices), -1).view(np.uint8)
@@ -215,6 +211,14 @@ class ShardedArray:
             f"{what}. Run `neural-datasets verify` on the dataset, then `neural-datasets rm` and "
             f"fetch it again."
         )
+
+
+def sample_indices(indices: Any, n: int, where: object) -> np.ndarray:
+    """``indices`` as a flat int64 array with negatives counted from the end, bounds-checked."""
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if indices.size and (indices.min() < -n or indices.max() >= n):
+        raise IndexError(f"sample index out of range for {n} samples in {where}")
+    return np.where(indices < 0, indices + n, indices)
 
 
 def _only(codecs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
