@@ -11,7 +11,7 @@ one-sample chunks (BENCHMARKS.md).
 
 :func:`write_shards` is the matching writer for uncompressed arrays: each
 shard file is assembled in memory and renamed into place, so a shard is never
-seen half-written, at several times the speed of zarr-python's write path.
+seen half-written, at ~2.7x the speed of zarr-python's write path.
 
 Both support the layout :mod:`neural_datasets.store` creates: the
 ``sharding_indexed`` codec with one-sample inner chunks, inner codecs
@@ -178,8 +178,8 @@ class ShardedArray:
         Each thread keeps its own files: a file evicted by one thread can never
         be closed under another's read (its descriptor number could then be
         reused for a different file). Files close when evicted, or when their
-        thread's table is garbage-collected. A forked child starts a table of
-        its own, since descriptors inherited from the parent share its offsets.
+        thread's table is garbage-collected. A forked child starts with an
+        empty table and opens its own files.
         """
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
@@ -288,10 +288,16 @@ def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) ->
     array = ShardedArray(path)
     if array._decoder is not None or not array._index_crc:
         return False
-    if start % array.per_shard or block.shape[1:] != array.shape[1:]:
-        raise ValueError(f"{path}: writes must start on a shard boundary ({array.per_shard})")
-    if start + len(block) > array.shape[0]:
-        raise ValueError(f"{path}: samples {start}+{len(block)} exceed {array.shape[0]}")
+    stop = start + len(block)
+    if block.shape[1:] != array.shape[1:]:
+        raise ValueError(f"{path}: samples of shape {block.shape[1:]}, expected {array.shape[1:]}")
+    if stop > array.shape[0]:
+        raise ValueError(f"{path}: samples {start}-{stop - 1} exceed {array.shape[0]}")
+    # A partial shard would be rewritten without the samples it already holds.
+    if start % array.per_shard or (len(block) % array.per_shard and stop != array.shape[0]):
+        raise ValueError(
+            f"{path}: samples {start}-{stop - 1} do not cover whole shards of {array.per_shard}"
+        )
     import google_crc32c
 
     flat = np.ascontiguousarray(block, dtype=array.dtype).reshape(len(block), -1).view(np.uint8)

@@ -147,7 +147,7 @@ def write_samples(root: Path, name: str, start: int, block: np.ndarray) -> None:
     Writes should cover whole shards (multiples of the shard size, or the
     tail), so that each shard file is written by exactly one process.
     Uncompressed arrays are written by :func:`neural_datasets.shards.write_shards`
-    (atomic per shard, ~4x faster); others by zarr-python.
+    (atomic per shard, ~2.7x faster); others by zarr-python.
     """
     import zarr
 

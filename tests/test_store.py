@@ -204,3 +204,17 @@ def test_shard_reader_is_thread_safe_under_file_evictions(
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(read_many, range(8)))
+
+
+def test_native_shard_writer_refuses_partial_shards(tmp_path: Path) -> None:
+    store.create_sample_array(
+        tmp_path, "x", shape=(10, 3), dtype="uint8", dimension_names=("s", "c"), samples_per_shard=4
+    )
+    block = np.ones((4, 3), np.uint8)
+    with pytest.raises(ValueError, match="do not cover whole shards"):
+        store.write_samples(tmp_path, "x", 2, block)  # not on a boundary
+    with pytest.raises(ValueError, match="do not cover whole shards"):
+        store.write_samples(tmp_path, "x", 0, block[:3])  # would drop sample 3 of shard 0
+    with pytest.raises(ValueError, match="expected"):
+        store.write_samples(tmp_path, "x", 0, np.ones((4, 2), np.uint8))
+    store.write_samples(tmp_path, "x", 8, block[:2])  # the tail shard may be short
