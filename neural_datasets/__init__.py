@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from ._version import __version__
-from .core import fetch, remove
 from .errors import (
     CacheNotWritableError,
     ChecksumMismatchError,
@@ -30,13 +29,14 @@ from .errors import (
     OfflineError,
     UnknownDatasetError,
 )
+from .fetching.fetch import fetch, remove
 from .registry import available, get_spec
 
 _LAZY = {
-    "ClickMe": "neural_datasets.clickme",
-    "ITRecordings": "neural_datasets.it_recordings",
-    "Neural_dataset": "neural_datasets.neural_dataset",
-    "verify": "neural_datasets.verification",
+    "ClickMe": "neural_datasets.datasets.clickme.dataset",
+    "ITRecordings": "neural_datasets.datasets.arcaro2020.dataset",
+    "Neural_dataset": "neural_datasets.compat.neural_harmonizer",
+    "verify": "neural_datasets.fetching.verify",
 }
 
 __all__ = [

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .cache import dataset_cache
 from .errors import NeuralDatasetsError, UnknownDatasetError
+from .fetching.cache import dataset_cache
 from .registry import available, get_spec
 
 
@@ -126,7 +126,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from .core import fetch
+    from .fetching.fetch import fetch
 
     specs = [get_spec(name) for name in args.names]  # all names checked before any work
     for spec in specs:
@@ -145,7 +145,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verification import verify
+    from .fetching.verify import verify
 
     status = 0
     for name in args.names:
@@ -167,14 +167,14 @@ def _path(args: argparse.Namespace) -> int:
 
 
 def _rm(args: argparse.Namespace) -> int:
-    from .core import remove
+    from .fetching.fetch import remove
 
     print(f"removed {remove(args.name, cache_dir=args.cache_dir)}")
     return 0
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from .hashes import HashRecords, pin_lines
+    from .fetching.hashes import HashRecords, pin_lines
 
     spec = get_spec(args.name)
     lines = pin_lines(spec, HashRecords(dataset_cache(spec.name, args.cache_dir).hashes))
@@ -186,12 +186,11 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .core import fetch
-    from .preview import render
+    from .fetching.fetch import fetch
 
     spec = get_spec(args.name)
     store = fetch(spec.name, cache_dir=args.cache_dir, base_url=args.base_url, progress=False)
-    print(render(spec, store, args.output, args.n))
+    print(spec.preview(store, args.output, args.n))
     return 0
 
 

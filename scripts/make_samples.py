@@ -1,4 +1,4 @@
-"""Regenerate the small sample datasets bundled in ``neural_datasets/samples``.
+"""Regenerate the small samples bundled in ``neural_datasets/datasets/*/sample``.
 
 Usage::
 
@@ -17,7 +17,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "neural_datasets" / "samples"
+DATASETS_DIR = Path(__file__).resolve().parents[1] / "neural_datasets" / "datasets"
+# Each part writes into its dataset folder's sample/ (or into --out/<part>).
+SAMPLE_FOLDERS = {
+    "clickme": DATASETS_DIR / "clickme" / "sample",
+    "arcaro": DATASETS_DIR / "arcaro2020" / "sample",
+}
 
 
 def _clickme(out_dir: Path) -> list[Path]:
@@ -90,10 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("which", nargs="?", default="all", choices=[*PARTS, "all"])
-    parser.add_argument("--out", type=Path, default=SAMPLES_DIR, help="samples directory")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write into OUT/<part> instead of the package"
+    )
     args = parser.parse_args(argv)
     names = list(PARTS) if args.which == "all" else [args.which]
-    paths = [path for name in names for path in PARTS[name](args.out)]
+    paths = [
+        path
+        for name in names
+        for path in PARTS[name](args.out / name if args.out else SAMPLE_FOLDERS[name])
+    ]
     for path in paths:
         print(f"sha256 {sha256_of(path)}  size {path.stat().st_size:>9}  {path}")
     return 0

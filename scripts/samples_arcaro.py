@@ -35,7 +35,9 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "neural_datasets" / "samples"
+SAMPLE_DIR = (
+    Path(__file__).resolve().parents[1] / "neural_datasets" / "datasets" / "arcaro2020" / "sample"
+)
 ARCHIVE = "Arcaro2020.zip"
 TOP = "Arcaro2020"
 SEED = 2020
@@ -202,17 +204,17 @@ def write_archive(path: Path, members: dict[str, bytes], top: str | None = TOP) 
 
 
 def main(out_dir: Path) -> list[Path]:
-    """Write ``arcaro2020-sample/Arcaro2020.zip`` under ``out_dir``; return its path in a list.
+    """Write ``Arcaro2020.zip`` into ``out_dir``; return its path in a list.
 
     Parameters
     ----------
     out_dir : pathlib.Path
-        The samples directory (the package's ``neural_datasets/samples`` by default).
+        The sample folder (the package's ``datasets/arcaro2020/sample`` by default).
 
     Returns
     -------
     list of pathlib.Path
-        ``[out_dir / "arcaro2020-sample" / "Arcaro2020.zip"]``.
+        ``[out_dir / "Arcaro2020.zip"]``.
 
     Examples
     --------
@@ -220,11 +222,11 @@ def main(out_dir: Path) -> list[Path]:
     >>> [p.name for p in main(Path(tempfile.mkdtemp()))]
     ['Arcaro2020.zip']
     """
-    folder = Path(out_dir) / "arcaro2020-sample"
+    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return [write_archive(folder / ARCHIVE, archive_members())]
 
 
 if __name__ == "__main__":
-    for written in main(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES_DIR):
+    for written in main(Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLE_DIR):
         print(f"{written} ({written.stat().st_size} bytes)")

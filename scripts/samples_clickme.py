@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from neural_datasets.tfrecord import encode_example, write_records
+from neural_datasets.formats.tfrecord import encode_example, write_records
 
 # File names in skimage/data; licences as stated in skimage.data's docstrings.
 SOURCE_IMAGES = (
@@ -172,7 +172,7 @@ def clickme_example(image: np.ndarray, heatmap: np.ndarray, label: int) -> bytes
 
     Examples
     --------
-    >>> from neural_datasets.tfrecord import decode_clickme_example
+    >>> from neural_datasets.formats.tfrecord import decode_clickme_example
     >>> rec = clickme_example(np.zeros((256, 256, 3), np.uint8), np.zeros((256, 256), np.uint8), 5)
     >>> decode_clickme_example(rec)[2]
     5
@@ -237,12 +237,12 @@ def write_clickme_shards(
 
 
 def main(out_dir: Path) -> list[Path]:
-    """Regenerate the bundled ClickMe sample under ``out_dir / "clickme-sample"``.
+    """Regenerate the bundled ClickMe sample in ``out_dir``.
 
     Parameters
     ----------
     out_dir : pathlib.Path
-        The samples directory (``neural_datasets/samples`` in the repository).
+        The sample folder (``neural_datasets/datasets/clickme/sample`` in the repository).
 
     Returns
     -------
@@ -256,5 +256,5 @@ def main(out_dir: Path) -> list[Path]:
     ['clickme-sample-0.tfrecords', 'clickme-sample-1.tfrecords']
     """
     return write_clickme_shards(
-        Path(out_dir) / SAMPLE_NAME, SAMPLE_SHARDS, SAMPLE_PER_SHARD, SAMPLE_SEED, SAMPLE_NAME
+        Path(out_dir), SAMPLE_SHARDS, SAMPLE_PER_SHARD, SAMPLE_SEED, SAMPLE_NAME
     )

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from httpserver import LocalHTTPServer  # noqa: E402
+from support.httpserver import LocalHTTPServer  # noqa: E402
 
 from neural_datasets.registry import get_spec  # noqa: E402
 

@@ -66,7 +66,7 @@ def test_usage_error_exit_2() -> None:
 
 
 def test_network_failure_is_one_message_exit_1(tmp_path: Path, capsys, monkeypatch) -> None:
-    from neural_datasets import downloaders
+    from neural_datasets.fetching import download as downloaders
 
     monkeypatch.setattr(downloaders.time, "sleep", lambda seconds: None)  # skip the backoff
     url = "http://127.0.0.1:9"  # the discard port: connection refused

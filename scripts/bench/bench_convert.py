@@ -54,20 +54,10 @@ class PeakRSS:
 
 
 def convert_once(paths: list[Path], out: Path, workers: int) -> tuple[float, int]:
-    from neural_datasets.processors import clickme
-    from neural_datasets.registry import DatasetSpec, RemoteFile
+    from neural_datasets.datasets.clickme import convert as clickme
+    from neural_datasets.datasets.clickme.spec import shard_spec
 
-    spec = DatasetSpec(
-        "bench",
-        "",
-        "",
-        "",
-        paths[0].parent.as_uri(),
-        tuple(RemoteFile(p.name) for p in paths),
-        "neural_datasets.processors.clickme:convert",
-        "clickme",
-        "bench",
-    )
+    spec = shard_spec("bench", paths[0].parent.as_uri(), [p.name for p in paths], split="bench")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     with PeakRSS() as rss:

@@ -99,7 +99,7 @@ def torch_loader(num_workers: int) -> Callable[[Data], Epoch]:
     """(c) ``neural_datasets.torch.loader`` with ``num_workers`` workers (fork, persistent)."""
 
     def make(data: Data) -> Epoch:
-        from neural_datasets.clickme import ClickMe
+        from neural_datasets import ClickMe
         from neural_datasets.torch import loader
 
         batches = loader(ClickMe.open(data.store), BATCH, num_workers=num_workers)
@@ -115,7 +115,7 @@ def torch_loader(num_workers: int) -> Callable[[Data], Epoch]:
 
 def tf_dataset(data: Data) -> Epoch:
     """(d) ``neural_datasets.tf.dataset``, one endless pipeline read one epoch at a time."""
-    from neural_datasets.clickme import ClickMe
+    from neural_datasets import ClickMe
     from neural_datasets.tf import dataset
 
     ds = dataset(ClickMe.open(data.store), BATCH, epochs=None)
@@ -126,8 +126,8 @@ def tf_dataset(data: Data) -> Epoch:
 
 def numpy_memcpy(data: Data) -> Epoch:
     """(e) The same arrays held in memory, gathered batch by batch with NumPy fancy indexing."""
-    from neural_datasets.clickme import ClickMe
-    from neural_datasets.sampling import EpochPlan
+    from neural_datasets import ClickMe
+    from neural_datasets.adapters.sampling import EpochPlan
 
     arrays = ClickMe.open(data.store).read_batch(np.arange(data.samples))
     plan = EpochPlan(data.samples, BATCH)

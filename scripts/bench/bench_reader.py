@@ -64,7 +64,7 @@ def readers(path: Path) -> dict:
     import tensorstore as ts
     import zarr
 
-    from neural_datasets.shards import ShardedArray, UnsupportedLayout
+    from neural_datasets.storage.reader import ShardedArray, UnsupportedLayout
 
     out = {}
     try:

@@ -34,20 +34,12 @@ def store(n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT) -
     """Our zarr store of the same records, converted through ``neural_datasets.fetch``."""
     import neural_datasets as nd
     from neural_datasets import registry
-    from neural_datasets.registry import DatasetSpec, RemoteFile
+    from neural_datasets.datasets.clickme.spec import shard_spec
 
     paths = shards(n_samples, n_shards, root)
     name = f"{NAME}-{n_samples}"
-    registry.REGISTRY[name] = DatasetSpec(
-        name=name,
-        description="benchmark data",
-        citation="-",
-        license="-",
-        base_url=paths[0].parent.as_uri(),
-        files=tuple(RemoteFile(p.name) for p in paths),
-        converter="neural_datasets.processors.clickme:convert",
-        kind="clickme",
-        split="bench",
+    registry.REGISTRY[name] = shard_spec(
+        name, paths[0].parent.as_uri(), [p.name for p in paths], split="bench"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unpinned by design

@@ -1,0 +1,302 @@
+"""PyTorch adapter: whole-batch reads into a ``DataLoader``, from one process to many ranks.
+
+Every batch is read with one ``read_batch`` call on the dataset (one pass over
+the shard files it touches), so there is no per-sample Python work and no
+collation: the loader's sampler hands the dataset a whole batch of indices
+and gets stacked tensors back.
+
+Image-like tensors come as ``[B, C, H, W]`` views of the ``[B, H, W, C]``
+bytes on disk, i.e. in ``torch.channels_last`` memory format, with no
+transposing copy; convolutions run in that format directly (and fastest on
+GPUs), and ``.contiguous()`` gives the NCHW layout where something needs it.
+
+Readers hold no threads and open their files lazily in each process, so
+loaders work with ``fork`` and ``spawn`` workers, persistent or not, even when
+the main process has read before the workers start.
+
+Examples
+--------
+>>> import neural_datasets as nd
+>>> from neural_datasets.torch import loader
+>>> batches = loader(nd.ClickMe("sample", progress=False), 8)
+>>> batch = next(iter(batches))
+>>> {k: (tuple(v.shape), v.dtype) for k, v in batch.items()}  # doctest: +NORMALIZE_WHITESPACE
+{'image': ((8, 3, 256, 256), torch.uint8), 'heatmap': ((8, 1, 256, 256), torch.uint8),
+ 'label': ((8,), torch.int64)}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from neural_datasets.adapters.batches import IMAGE_KEYS, BatchSource, channels_last, fork_safe
+from neural_datasets.adapters.sampling import EpochPlan
+from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
+
+__all__ = ["BatchDataset", "ClickMeDataset", "EpochBatchSampler", "ITPairs", "Loader", "loader"]
+
+
+def _to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    tensors = {key: torch.from_numpy(value) for key, value in channels_last(batch).items()}
+    # NHWC -> NCHW as a strided view: shape [B, C, H, W], memory format channels_last.
+    return {k: v.permute(0, 3, 1, 2) if k in IMAGE_KEYS else v for k, v in tensors.items()}
+
+
+class BatchDataset(Dataset):
+    """A map-style dataset over a batch source, indexed by whole batches.
+
+    ``dataset[indices]`` reads all of ``indices`` in one call and returns a
+    dict of stacked tensors; ``dataset[i]`` returns one sample. Use it with
+    :func:`loader` (or a ``DataLoader`` with ``sampler=EpochBatchSampler(...)``
+    and ``batch_size=None``).
+
+    Parameters
+    ----------
+    source
+        Anything with ``len()`` and ``read_batch(indices) -> dict of arrays``,
+        such as :class:`~neural_datasets.ClickMe` or
+        :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> ds = BatchDataset(nd.ClickMe("sample", progress=False))
+    >>> tuple(ds[[4, 1, 9]]["image"].shape)
+    (3, 3, 256, 256)
+    >>> tuple(ds[4]["heatmap"].shape), ds[4]["label"].dtype
+    ((1, 256, 256), torch.int64)
+    """
+
+    def __init__(self, source: BatchSource) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+        """One sample for an integer index; a stacked batch for a sequence of indices."""
+        if np.ndim(index) == 0:
+            return {key: value[0] for key, value in self[[index]].items()}
+        return _to_tensors(self.source.read_batch(np.asarray(index, dtype=np.int64)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r})"
+
+
+class ClickMeDataset(BatchDataset):
+    """ClickMe batches as tensors: ``image`` uint8 ``[B, 3, H, W]``, ``heatmap``
+    uint8 ``[B, 1, H, W]``, ``label`` int64 ``[B]``.
+
+    Parameters
+    ----------
+    clickme
+        A :class:`~neural_datasets.ClickMe`, or the path or URL of a published
+        store (``http(s)://``, ``gs://``, ``s3://``) to open with
+        :meth:`ClickMe.open <neural_datasets.ClickMe.open>`.
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> ds = ClickMeDataset(nd.ClickMe("sample", progress=False))
+    >>> len(ds), tuple(ds[[0, 1]]["heatmap"].shape)
+    (48, (2, 1, 256, 256))
+    """
+
+    def __init__(self, clickme: Any) -> None:
+        if isinstance(clickme, (str, os.PathLike)):
+            from neural_datasets.datasets.clickme.dataset import ClickMe
+
+            clickme = ClickMe.open(clickme)
+        super().__init__(clickme)
+
+
+class ITPairs(BatchDataset):
+    """IT (stimulus, response) pairs: ``stimulus`` uint8 ``[B, 3, H, W]``,
+    ``response`` float32 ``[B, ...]`` (as :meth:`ITRecordings.responses`, images first).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        ``it, population, time_window, *, stimulus_size=224``, as
+        :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> it = nd.ITRecordings("arcaro2020-sample", progress=False)
+    >>> pairs = ITPairs(it, "red_central_it", (50, 90), stimulus_size=64)
+    >>> tuple(pairs[0]["stimulus"].shape), tuple(pairs[0]["response"].shape)
+    ((3, 64, 64), (9, 9, 32))
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(ITPairSource(*args, **kwargs))
+
+
+class EpochBatchSampler(Sampler[np.ndarray]):
+    """Yields this rank's batches of indices for the current epoch (an :class:`EpochPlan`).
+
+    Parameters
+    ----------
+    num_samples, batch_size, shuffle, seed, drop_last
+        As :class:`~neural_datasets.adapters.sampling.EpochPlan`.
+    num_replicas, rank
+        Default: the world size and rank of ``torch.distributed`` when it is
+        initialised, else one rank.
+
+    Examples
+    --------
+    >>> sampler = EpochBatchSampler(10, 4, seed=1)
+    >>> [len(b) for b in sampler]
+    [4, 4]
+    >>> sampler.set_epoch(1)  # a new permutation, the same for every rank
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        world, me = _distributed_world()
+        self.plan = EpochPlan(
+            num_samples,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last,
+            num_replicas=world if num_replicas is None else num_replicas,
+            rank=me if rank is None else rank,
+        )
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Read epoch ``epoch``'s permutation from the next iteration on."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.plan.batches(self.epoch))
+
+
+def _distributed_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+class Loader(DataLoader):
+    """A ``DataLoader`` over an :class:`EpochBatchSampler`, with :meth:`set_epoch`."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
+        self.sampler.set_epoch(epoch)
+
+
+def loader(
+    ds: BatchDataset | BatchSource,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    drop_last: bool = True,
+    num_workers: int = 0,
+    pin_memory: bool | None = None,
+    persistent_workers: bool | None = None,
+    prefetch_factor: int | None = None,
+    multiprocessing_context: str | None = None,
+    num_replicas: int | None = None,
+    rank: int | None = None,
+) -> Loader:
+    """A ``DataLoader`` of whole batches, shuffled per epoch, sharded across ranks.
+
+    Parameters
+    ----------
+    ds
+        A :class:`BatchDataset` (:class:`ClickMeDataset`, :class:`ITPairs`) or
+        a batch source such as :class:`~neural_datasets.ClickMe`.
+    batch_size
+        Samples per batch on each rank.
+    shuffle, seed, drop_last
+        As :class:`~neural_datasets.adapters.sampling.EpochPlan`: a new permutation per
+        epoch, deterministic under ``seed``; call :meth:`Loader.set_epoch`
+        before each epoch.
+    num_workers
+        Worker processes reading batches ahead. The default 0 reads in the
+        main process: a batch read is a memcpy from the page cache, and each
+        worker adds a copy into shared memory, which pays off only with spare
+        cores (BENCHMARKS.md).
+    pin_memory
+        Default: whether CUDA is available.
+    persistent_workers
+        Keep workers alive between epochs; default: ``num_workers > 0``.
+    prefetch_factor
+        As ``torch.utils.data.DataLoader``.
+    multiprocessing_context
+        ``"fork"``, ``"spawn"`` or ``"forkserver"``. Default: the platform's,
+        except ``"forkserver"`` for stores opened from a URL, which cannot be
+        read in forked workers (see :func:`~neural_datasets.adapters.batches.fork_safe`).
+    num_replicas, rank
+        Default: from ``torch.distributed`` when initialised; then every rank
+        reads a disjoint part of each epoch and the same number of batches.
+
+    Returns
+    -------
+    Loader
+        Yields dicts of tensors: for ClickMe ``image`` uint8 ``[B, 3, H, W]``,
+        ``heatmap`` uint8 ``[B, 1, H, W]`` (channels_last views) and ``label``
+        int64 ``[B]``.
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> batches = loader(nd.ClickMe("sample", progress=False), 16, seed=3)
+    >>> for epoch in range(2):
+    ...     batches.set_epoch(epoch)
+    ...     labels = [b["label"] for b in batches]
+    >>> len(labels), tuple(labels[0].shape)
+    (3, (16,))
+    """
+    if not isinstance(ds, BatchDataset):
+        ds = BatchDataset(ds)
+    if num_workers > 0 and not fork_safe(ds.source):
+        if multiprocessing_context == "fork":
+            raise ValueError(
+                f"{ds.source!r} reads through tensorstore, which aborts in forked workers; "
+                f"use multiprocessing_context='forkserver' or 'spawn'."
+            )
+        multiprocessing_context = multiprocessing_context or "forkserver"
+    sampler = EpochBatchSampler(
+        len(ds),
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_last=drop_last,
+        num_replicas=num_replicas,
+        rank=rank,
+    )
+    return Loader(
+        ds,
+        batch_size=None,  # the sampler yields whole batches; the dataset stacks them
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        persistent_workers=num_workers > 0 if persistent_workers is None else persistent_workers,
+        prefetch_factor=prefetch_factor,
+        multiprocessing_context=multiprocessing_context,
+    )

@@ -1,0 +1,93 @@
+"""Arcaro 2020 IT recordings' registry entries: the archive and the bundled sample.
+
+Examples
+--------
+>>> [spec.name for spec in SPECS]
+['arcaro2020', 'arcaro2020-sample']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
+
+BASE_URL = "https://storage.googleapis.com/serrelab-public/neural_recordings"
+ARCHIVE = "Arcaro2020.zip"
+HERE = Path(__file__).parent
+SAMPLE_FOLDER = HERE / "sample"
+
+CITATION = (
+    "Arcaro, M. J., Ponce, C., & Livingstone, M. (2020). The neurons that mistook a hat for a "
+    "face. eLife, 9, e53798. Used in: Linsley, D., Fel, T., et al. (2023). Performance-optimized "
+    "deep neural networks are evolving into worse models of inferotemporal visual cortex. "
+    "NeurIPS 2023."
+)
+LICENSE = (
+    "Released by the Serre lab with the neural-harmonizer paper for research use; cite "
+    "Arcaro et al. (2020)."
+)
+SAMPLE_LICENSE = (
+    "Bundled with neural-datasets: photographs are public domain / CC0 (see the sample's "
+    "README.md); responses are SYNTHETIC."
+)
+
+
+def convert(
+    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+) -> dict[str, Any]:
+    """Convert the archive (see :func:`.convert.convert`)."""
+    from .convert import convert as convert_archive
+
+    return convert_archive(spec, inputs, building, progress=progress)
+
+
+def open_recordings(name: str, **kwargs: Any) -> Any:
+    """The :class:`~.dataset.ITRecordings` registered as ``name``."""
+    from .dataset import ITRecordings
+
+    return ITRecordings(name, **kwargs)
+
+
+def preview(store: Path, out: Path, n: int) -> Path:
+    """Stimuli beside their response maps (see :func:`.preview.render`)."""
+    from .preview import render
+
+    return render(store, out, n)
+
+
+SPECS = apply_pins(
+    (
+        DatasetSpec(
+            name="arcaro2020",
+            description=(
+                "Spatially resolved macaque inferotemporal (IT) responses to natural images "
+                "(monkeys George: posterior and central IT, 17x17 grid; Red: central IT, 9x9 "
+                "grid), with the stimuli."
+            ),
+            citation=CITATION,
+            license=LICENSE,
+            base_url=BASE_URL,
+            files=(RemoteFile(ARCHIVE),),
+            convert=convert,
+            open=open_recordings,
+            preview=preview,
+        ),
+        DatasetSpec(
+            name="arcaro2020-sample",
+            description=(
+                "Bundled sample of the Arcaro 2020 archive layout: both monkeys, a few "
+                "public-domain stimuli, a short time axis and SYNTHETIC responses."
+            ),
+            citation=CITATION,
+            license=SAMPLE_LICENSE,
+            base_url=folder_url(SAMPLE_FOLDER),
+            files=(RemoteFile(ARCHIVE),),
+            convert=convert,
+            open=open_recordings,
+            preview=preview,
+        ),
+    ),
+    HERE / "checksums.tsv",
+)

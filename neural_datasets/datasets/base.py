@@ -1,0 +1,52 @@
+"""What every dataset class shares: open by registry name (fetching first) or by store location."""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+from ..fetching.fetch import fetch
+
+Self = TypeVar("Self", bound="StoreDataset")
+
+
+class StoreDataset:
+    """Base of the dataset classes: ``Cls(name, ...)`` fetches, ``Cls.open(location)`` opens.
+
+    Subclasses implement :meth:`_open`, which reads a published store at a
+    local path or URL; both constructors end there, so a dataset opened either
+    way behaves the same.
+    """
+
+    name: str | None
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        base_url: str | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.name = name
+        self._open(fetch(name, cache_dir=cache_dir, base_url=base_url, progress=progress))
+
+    @classmethod
+    def open(cls: type[Self], location: str | os.PathLike[str]) -> Self:
+        """Open a published store directly: a local path, or for ClickMe also a URL.
+
+        Use it for a store copied from another cache, or one published on a
+        web server or bucket (``http(s)://``, ``gs://``, ``s3://``).
+
+        Examples
+        --------
+        >>> from neural_datasets import ClickMe
+        >>> ds = ClickMe.open("https://example.org/clickme-val/store.zarr")  # doctest: +SKIP
+        """
+        self = cls.__new__(cls)
+        self.name = None
+        self._open(location)
+        return self
+
+    def _open(self, location: str | os.PathLike[str]) -> None:
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""ClickMe: ImageNet images with human feature-importance heatmaps (Harmonization)."""

@@ -1,0 +1,137 @@
+"""ClickMe's registry entries: the train and val splits and the bundled sample.
+
+Examples
+--------
+>>> [spec.name for spec in SPECS]
+['clickme-train', 'clickme-val', 'clickme-sample']
+>>> len(SPECS[1].files), SPECS[1].files[0].path
+(18, 'val/val-0.tfrecords')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
+
+BASE_URL = "https://storage.googleapis.com/serrelab/prj_harmonization/dataset/click-me"
+HERE = Path(__file__).parent
+SAMPLE_FOLDER = HERE / "sample"
+
+CITATION = (
+    "Fel, T., Felipe, I., Linsley, D., & Serre, T. (2022). Harmonizing the object recognition "
+    "strategies of deep neural networks with humans. NeurIPS 2022. "
+    "Linsley, D., Shiebler, D., Eberhardt, S., & Serre, T. (2019). Learning what and where to "
+    "attend. ICLR 2019."
+)
+LICENSE = (
+    "Images are from ImageNet (ILSVRC 2012) and subject to the ImageNet terms of access "
+    "(non-commercial research and educational use); ClickMe heatmaps are released by the Serre "
+    "lab for research use."
+)
+SAMPLE_LICENSE = (
+    "Bundled with neural-datasets: photographs are public domain / CC0 (see the sample's "
+    "README.md); heatmaps and labels are SYNTHETIC."
+)
+
+
+def convert(
+    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+) -> dict[str, Any]:
+    """Convert the split's TFRecord shards (see :func:`.convert.convert`)."""
+    from .convert import convert as convert_shards
+
+    return convert_shards(spec, inputs, building, progress=progress)
+
+
+def open_split(name: str, **kwargs: Any) -> Any:
+    """The :class:`~.dataset.ClickMe` split registered as ``name``."""
+    from .dataset import ClickMe
+
+    return ClickMe(name.removeprefix("clickme-"), **kwargs)
+
+
+def preview(store: Path, out: Path, n: int) -> Path:
+    """Images beside their heatmap overlays (see :func:`.preview.render`)."""
+    from .preview import render
+
+    return render(store, out, n)
+
+
+def shard_spec(
+    name: str, base_url: str, files: list[str], *, split: str = "custom", description: str = ""
+) -> DatasetSpec:
+    """An unpinned ClickMe entry over any ClickMe-format TFRecord ``files`` under ``base_url``.
+
+    For shards that are not in the registry: a lab's own collection, a
+    benchmark's, a test's. Register it in :data:`neural_datasets.registry.REGISTRY`
+    to fetch it by name.
+
+    Examples
+    --------
+    >>> spec = shard_spec("my-clickme", "file:///data/shards", ["a.tfrecords"])
+    >>> spec.url(spec.files[0])
+    'file:///data/shards/a.tfrecords'
+    """
+    return DatasetSpec(
+        name=name,
+        description=description or f"ClickMe-format shards at {base_url}",
+        citation=CITATION,
+        license="As the shards' own licence.",
+        base_url=base_url,
+        files=tuple(RemoteFile(f) for f in files),
+        convert=convert,
+        open=open_split,
+        preview=preview,
+        split=split,
+    )
+
+
+def _split(split: str, count: int) -> DatasetSpec:
+    return DatasetSpec(
+        name=f"clickme-{split}",
+        description=(
+            f"ClickMe {split} split: ImageNet images (256x256x3) with human feature-importance "
+            f"heatmaps (256x256) and ImageNet labels, from {count} TFRecord shards "
+            f"({split}-0 .. {split}-{count - 1})."
+        ),
+        citation=CITATION,
+        license=LICENSE,
+        base_url=BASE_URL,
+        files=tuple(RemoteFile(f"{split}/{split}-{i}.tfrecords") for i in range(count)),
+        convert=convert,
+        open=open_split,
+        preview=preview,
+        split=split,
+    )
+
+
+SPECS = apply_pins(
+    (
+        # Harmonization's loaders read train 0-317 and val 0-16; its tests read train-318 and
+        # val-17 from the same bucket, so the published splits hold 319 and 18 shards.
+        _split("train", 319),
+        _split("val", 18),
+        DatasetSpec(
+            name="clickme-sample",
+            description=(
+                "Bundled ClickMe-format sample: 48 records in 2 TFRecord shards built from "
+                "public-domain photographs with SYNTHETIC heatmaps and labels. For tests, "
+                "demos and offline use."
+            ),
+            citation=CITATION,
+            license=SAMPLE_LICENSE,
+            base_url=folder_url(SAMPLE_FOLDER),
+            files=(
+                RemoteFile("clickme-sample-0.tfrecords"),
+                RemoteFile("clickme-sample-1.tfrecords"),
+            ),
+            convert=convert,
+            open=open_split,
+            preview=preview,
+            split="sample",
+        ),
+    ),
+    HERE / "checksums.tsv",
+)

@@ -1,0 +1,203 @@
+"""A resumable, retrying downloader for http(s):// and file:// URLs.
+
+It follows pooch's downloader protocol (``downloader(url, output_file, pooch)``)
+so it can be handed to :func:`pooch.retrieve`, and it is what
+:func:`neural_datasets.fetch` uses for every raw file, the bundled samples
+included (``file://``), so one code path is exercised everywhere.
+
+Bytes go to ``<output_file>.part`` and the file appears under its final name
+only once the whole body has arrived (one atomic rename). A dropped connection
+or a 5xx answer is retried with exponential backoff, resuming with an HTTP
+``Range`` request from the bytes already on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlparse
+
+from ..errors import DownloadError
+
+PART_SUFFIX = ".part"
+
+
+class ResumableDownloader:
+    """Download one URL to a file, resuming and retrying.
+
+    Parameters
+    ----------
+    progress
+        Show a tqdm byte progress bar.
+    retries
+        Attempts after the first one, for connection errors, truncated bodies
+        and HTTP 5xx/429 answers. 4xx answers fail at once.
+    backoff
+        Seconds before the first retry; doubled after each.
+    timeout
+        ``(connect, read)`` timeouts in seconds for each request.
+    chunk_size
+        Bytes per read; a dropped connection loses at most one read.
+
+    Examples
+    --------
+    >>> import pooch                                             # doctest: +SKIP
+    >>> pooch.retrieve(url, known_hash=None, downloader=ResumableDownloader())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        progress: bool = True,
+        retries: int = 5,
+        backoff: float = 0.5,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        chunk_size: int = 1 << 16,
+    ) -> None:
+        self.progress = progress
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+
+    def __call__(
+        self,
+        url: str,
+        output_file: str | os.PathLike[str],
+        pooch: Any = None,
+        check_only: bool = False,
+    ) -> bool | None:
+        if check_only:
+            return self.exists(url)
+        output = Path(output_file)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        part = output.with_name(output.name + PART_SUFFIX)
+        delay = self.backoff
+        last_error: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(delay)
+                delay *= 2
+            try:
+                self._transfer(url, part)
+            except _Retryable as exc:
+                last_error = exc.__cause__ or exc
+                continue
+            os.replace(part, output)
+            return None
+        raise DownloadError(
+            f"Could not download {url} after {self.retries + 1} attempts: {last_error}. "
+            f"The {part.stat().st_size if part.exists() else 0} bytes received so far are kept in "
+            f"{part} and the next fetch resumes from there. Check the network, or pass "
+            f"--base-url to use a mirror."
+        )
+
+    def exists(self, url: str) -> bool:
+        """True when ``url`` answers (a HEAD for http(s), a stat for file://)."""
+        if urlparse(url).scheme == "file":
+            return _file_path(url).is_file()
+        import requests
+
+        try:
+            return requests.head(url, timeout=self.timeout, allow_redirects=True).ok
+        except requests.RequestException:
+            return False
+
+    def _transfer(self, url: str, part: Path) -> None:
+        if urlparse(url).scheme == "file":
+            self._copy_file(url, part)
+        elif urlparse(url).scheme in ("http", "https"):
+            self._get(url, part)
+        else:
+            raise DownloadError(f"Unsupported URL scheme in {url!r}: use http(s):// or file://.")
+
+    def _copy_file(self, url: str, part: Path) -> None:
+        source = _file_path(url)
+        try:
+            total = source.stat().st_size
+            with open(source, "rb") as src:
+                have = _resume_point(part, total)
+                src.seek(have)
+                with open(part, "ab" if have else "wb") as out:
+                    self._pump(src.read, out, have, total, source.name)
+        except FileNotFoundError as exc:
+            raise DownloadError(f"{source} does not exist (from {url}).") from exc
+
+    def _get(self, url: str, part: Path) -> None:
+        import requests
+
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            with requests.get(url, headers=headers, stream=True, timeout=self.timeout) as resp:
+                if resp.status_code == 416:  # the part file is stale or longer than the file
+                    part.unlink()
+                    raise _Retryable(f"range not satisfiable for {url}; restarting")
+                if resp.status_code >= 500 or resp.status_code == 429:
+                    raise _Retryable(f"HTTP {resp.status_code} from {url}")
+                if resp.status_code >= 400:
+                    raise DownloadError(
+                        f"HTTP {resp.status_code} {resp.reason} for {url}. Check the dataset name "
+                        f"and --base-url (a mirror must keep the original relative layout)."
+                    )
+                resumed = resp.status_code == 206
+                if not resumed:
+                    have = 0
+                total = _total_size(resp, have)
+                with open(part, "ab" if resumed else "wb") as out:
+                    chunks = resp.iter_content(self.chunk_size)
+                    self._pump(lambda _n: next(chunks, b""), out, have, total, part.name[:-5])
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Retryable(str(exc)) from exc
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _Retryable(f"connection dropped mid-body: {exc}") from exc
+
+    def _pump(self, read: Any, out: BinaryIO, have: int, total: int | None, label: str) -> None:
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=label,
+            disable=not self.progress,
+            leave=False,
+        ) as bar:
+            while block := read(self.chunk_size):
+                out.write(block)
+                have += len(block)
+                bar.update(len(block))
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and have != total:
+            raise _Retryable(f"truncated body: got {have} of {total} bytes")
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _file_path(url: str) -> Path:
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path))
+
+
+def _resume_point(part: Path, total: int) -> int:
+    have = part.stat().st_size if part.exists() else 0
+    return have if have <= total else 0
+
+
+def _total_size(resp: Any, have: int) -> int | None:
+    content_range = resp.headers.get("Content-Range", "")
+    if resp.status_code == 206 and "/" in content_range:
+        start = int(content_range.split()[1].split("-")[0])
+        if start != have:
+            raise _Retryable(f"server resumed at byte {start}, expected {have}")
+        total = content_range.rsplit("/", 1)[1]
+        return int(total) if total.isdigit() else None
+    length = resp.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None

@@ -1,0 +1,117 @@
+"""Fast, fork-safe random access to zarr v3 arrays through tensorstore.
+
+tensorstore reads a random batch of 64 one-sample chunks ~40x faster than
+zarr-python's default reader (BENCHMARKS.md). Like every threaded reader it
+must not be shared with a forked child: :class:`LazyArray` opens its handle on
+first use in each process and re-opens after a fork, so dataset objects can be
+pickled to spawned workers and inherited by forked ones alike.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    """True for a remote location (``http(s)://``, ``gs://``, ``s3://``); ``file://`` is local.
+
+    Examples
+    --------
+    >>> is_url("gs://bucket/store.zarr"), is_url("/data/store.zarr"), is_url("file:///data")
+    (True, False, False)
+    """
+    text = os.fspath(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def kvstore_spec(location: str | os.PathLike[str]) -> dict[str, Any] | str:
+    """tensorstore kvstore spec for a local path or a ``gs://``/``s3://``/``http(s)://`` URL."""
+    text = os.fspath(location)
+    scheme = urlparse(text).scheme
+    if scheme in ("http", "https", "gs", "s3"):
+        return text.rstrip("/") + "/"
+    if scheme == "file":
+        text = urlparse(text).path
+    return {"driver": "file", "path": str(Path(text).resolve()) + "/"}
+
+
+def open_array(location: str | os.PathLike[str]) -> Any:
+    """Open one zarr v3 array read-only with tensorstore.
+
+    The cache pool is off: the operating system's page cache already keeps hot
+    shards in memory, and a second copy would grow RSS with the dataset.
+    """
+    import tensorstore as ts
+
+    spec = {
+        "driver": "zarr3",
+        "kvstore": kvstore_spec(location),
+        "context": {"cache_pool": {"total_bytes_limit": 0}},
+        "recheck_cached_data": False,
+        "recheck_cached_metadata": False,
+    }
+    return ts.open(spec, read=True, open=True).result()
+
+
+class LazyArray:
+    """A picklable handle to a zarr v3 array, opened on first use in each process.
+
+    Parameters
+    ----------
+    location
+        Local path or URL of the array.
+
+    Examples
+    --------
+    >>> arr = LazyArray("/path/to/store.zarr/image")  # doctest: +SKIP
+    >>> arr.take(np.array([5, 1, 5])).shape          # doctest: +SKIP
+    (3, 256, 256, 3)
+    """
+
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self.location = os.fspath(location)
+        self._handle: Any = None
+        self._pid: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"location": self.location}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["location"])
+
+    @property
+    def handle(self) -> Any:
+        """The tensorstore handle of this process."""
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = open_array(self.location)
+            self._pid = os.getpid()
+        return self._handle
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.handle.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self) -> np.ndarray:
+        """The whole array."""
+        return self.handle[...].read().result()
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Samples ``indices`` (any order, repeats allowed) stacked on axis 0.
+
+        Indices are sorted and de-duplicated before the read so each shard is
+        visited once, then put back in the requested order.
+        """
+        from .reader import sample_indices
+
+        unique, inverse = np.unique(
+            sample_indices(indices, len(self), self.location), return_inverse=True
+        )
+        return self.handle[unique].read().result()[inverse]
