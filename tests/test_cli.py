@@ -49,9 +49,31 @@ def test_info_describes_files_and_citation(capsys) -> None:
     assert "18 (0 pinned)" in out and "val/val-0.tfrecords" in out and "Harmonizing" in out
 
 
-def test_pin_prints_registry_lines_after_first_use(tmp_path: Path, capsys) -> None:
+def test_pin_before_fetch_says_fetch_first(tmp_path: Path, capsys) -> None:
     assert main(["pin", "clickme-val", "--cache-dir", str(tmp_path)]) == 1
     assert "fetch it first" in capsys.readouterr().err
+
+
+def test_pin_prints_registry_lines_after_first_use(tmp_path: Path, capsys, monkeypatch) -> None:
+    import hashlib
+
+    from support.shardgen import make_spec, write_shards
+
+    from neural_datasets import registry
+
+    files = write_shards(tmp_path / "shards", 2, 3)
+    spec = make_spec("clickme-pin", (tmp_path / "shards").as_uri(), files)
+    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert main(["fetch", spec.name, "--no-progress", *cache]) == 0
+    capsys.readouterr()
+    assert main(["pin", spec.name, *cache]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = []
+    for name in files:
+        data = (tmp_path / "shards" / name).read_bytes()
+        expected.append(f"clickme-pin {name} {hashlib.sha256(data).hexdigest()} {len(data)}")
+    assert sorted(lines) == sorted(expected)
 
 
 def test_unknown_name_exit_2_with_suggestion() -> None:
@@ -81,6 +103,12 @@ def test_verify_before_fetch_is_a_clear_failure(tmp_path: Path) -> None:
     assert result.returncode == 1 and "fetch it first" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"]])
-def test_version_and_help(args: list[str]) -> None:
-    assert run(*args).returncode == 0
+def test_version_and_help() -> None:
+    from neural_datasets import __version__
+
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"neural-datasets {__version__}"
+    usage = run("--help")
+    assert usage.returncode == 0
+    for command in ("list", "info", "fetch", "verify", "path", "rm", "pin", "preview"):
+        assert command in usage.stdout

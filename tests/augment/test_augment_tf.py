@@ -136,7 +136,13 @@ def test_harmonization_preprocess_shapes_and_units() -> None:
     images, heatmaps = _batch(b=2, size=256)
     x, h = harmonization_preprocess(images, heatmaps[..., 0])
     assert x.shape == (2, 224, 224, 3) and h.shape == (2, 224, 224)
-    assert x.dtype == tf.float32 and float(tf.reduce_max(x)) > 1.0  # stays on the 0-255 scale
+    assert x.dtype == tf.float32
+    # Images: a plain bilinear resize on the 0-255 scale, as the reference loader does.
+    expected = tf.image.resize(tf.cast(images, tf.float32), (224, 224), method="bilinear")
+    np.testing.assert_allclose(x.numpy(), expected.numpy(), atol=1e-4)
+    # Heatmaps: the blur preserves the mean of a constant map away from the zero padding.
+    _, flat = harmonization_preprocess(images, np.full((2, 256, 256), 100, np.uint8))
+    np.testing.assert_allclose(flat.numpy()[:, 40:180, 40:180], 100.0, rtol=1e-4)
 
 
 def test_bad_inputs_raise() -> None:

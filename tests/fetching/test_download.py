@@ -82,6 +82,12 @@ def test_unsupported_scheme(tmp_path: Path) -> None:
         ResumableDownloader(progress=False)("ftp://127.0.0.1/x", tmp_path / "x")
 
 
-def test_fault_free_server_counts(site) -> None:
+def test_one_server_error_is_retried_then_succeeds(tmp_path: Path, site, monkeypatch) -> None:
+    from neural_datasets.fetching import download
+
+    monkeypatch.setattr(download.time, "sleep", lambda seconds: None)  # skip the backoff
     site.state.add_fault("blob.bin", Fault(status=500))
-    assert site.state.faults["/blob.bin"][0].status == 500
+    out = tmp_path / "blob.bin"
+    ResumableDownloader(progress=False)(f"{site.url}/blob.bin", out)
+    assert out.read_bytes() == bytes(range(256)) * 1000
+    assert site.state.count("/blob.bin") == 2  # the 500, then the good answer

@@ -34,5 +34,10 @@ def test_known_indices(index: int, name: str) -> None:
     assert imagenet_class_names()[index] == name
 
 
-def test_cached() -> None:
-    assert imagenet_class_names() is imagenet_class_names()
+def test_names_are_complete_and_clean() -> None:
+    names = imagenet_class_names()
+    assert all(name and name == name.strip() and "_" not in name for name in names)
+    # Distinct WordNet synsets that share a short name are the only repeats.
+    repeats = {name for name in names if names.count(name) > 1}
+    assert repeats == {"crane", "maillot"}
+    assert [i for i, name in enumerate(names) if name == "crane"] == [134, 517]
