@@ -14,6 +14,7 @@ import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import NeuralDatasetsError, UnknownDatasetError
@@ -32,11 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str, names: str | None = "?") -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         if names:
+            optional: dict[str, Any] = {"default": None} if names == "?" else {}
             p.add_argument(
                 "names" if names == "+" else "name",
                 nargs=None if names == "1" else names,
                 metavar="NAME",
-                **({} if names != "?" else {"default": None}),
+                **optional,
             )
         p.add_argument(
             "--cache-dir",

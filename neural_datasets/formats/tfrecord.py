@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import google_crc32c
 import numpy as np
@@ -535,7 +535,7 @@ def decode_clickme_example(data: bytes) -> tuple[bytes, bytes, int]:
     return image, heatmap, int(label)
 
 
-def _single_value(features: dict, name: str, kind: type) -> bytes | np.int64:
+def _single_value(features: dict, name: str, kind: type) -> Any:
     if name not in features:
         found = ", ".join(sorted(features)) or "none"
         raise CorruptRecordError(
@@ -586,7 +586,7 @@ def _as_typed(name: str, value: FeatureValue) -> tuple[int, list[bytes] | np.nda
         ):
             return 1, [bytes(v) for v in flat]
         raise TypeError(f"feature {name!r}: unsupported array dtype {flat.dtype}")
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    items: list[Any] = list(value) if isinstance(value, (list, tuple)) else [value]
     if not items:
         raise TypeError(
             f"feature {name!r}: cannot tell the type of an empty list; "
@@ -608,7 +608,7 @@ def _encode_feature(name: str, value: FeatureValue) -> bytes:
     if kind == 1:
         inner = b"".join(_length_delimited(1, v) for v in values)
     elif kind == 2:
-        packed = values.astype("<f4").tobytes()
+        packed = np.asarray(values, "<f4").tobytes()
         inner = _length_delimited(1, packed) if packed else b""
     else:
         packed = b"".join(_encode_varint(int(v)) for v in values)
