@@ -44,7 +44,7 @@ def test_fetch_verify_path_preview_rm(tmp_path: Path, capsys) -> None:
 
 
 def test_info_describes_files_and_citation(capsys) -> None:
-    assert main(["info", "clickme-val"]) == 0
+    assert main(["info", "clickme-val", "--no-lookup"]) == 0  # tests never touch the internet
     out = capsys.readouterr().out
     assert "18 (0 pinned)" in out and "val/val-0.tfrecords" in out and "Harmonizing" in out
 

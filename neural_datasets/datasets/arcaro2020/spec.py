@@ -34,6 +34,11 @@ SAMPLE_LICENSE = (
 )
 
 
+def stored_samples(attributes: dict[str, Any]) -> int:
+    """Stimuli of both monkeys in a converted IT store, from its root attributes."""
+    return sum(int(m["n_images"]) for m in attributes["it"]["monkeys"].values())
+
+
 def convert(
     spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
 ) -> dict[str, Any]:
@@ -73,6 +78,7 @@ SPECS = apply_pins(
             convert=convert,
             open=open_recordings,
             preview=preview,
+            stored_samples=stored_samples,
         ),
         DatasetSpec(
             name="arcaro2020-sample",
@@ -87,6 +93,11 @@ SPECS = apply_pins(
             convert=convert,
             open=open_recordings,
             preview=preview,
+            stored_samples=stored_samples,
+            samples=8,  # 4 stimuli per monkey
+            # As measured on this sample (responses compress with blosc-lz4, so this holds for
+            # this sample only); used for the "~" estimate before it is fetched.
+            store_bytes_per_sample=182_000,
         ),
     ),
     HERE / "checksums.tsv",
