@@ -15,6 +15,7 @@ from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
 
 BASE_URL = "https://storage.googleapis.com/serrelab-public/neural_recordings"
 ARCHIVE = "Arcaro2020.zip"
+SAMPLE_NAME = "arcaro2020-sample"
 HERE = Path(__file__).parent
 SAMPLE_FOLDER = HERE / "sample"
 
@@ -81,7 +82,7 @@ SPECS = apply_pins(
             stored_samples=stored_samples,
         ),
         DatasetSpec(
-            name="arcaro2020-sample",
+            name=SAMPLE_NAME,
             description=(
                 "Bundled sample of the Arcaro 2020 archive layout: both monkeys, a few "
                 "public-domain stimuli, a short time axis and SYNTHETIC responses."

@@ -158,3 +158,16 @@ def test_a_view_through_forked_workers_and_tf_data(cache) -> None:
     pipeline = tf_module.dataset(view, 4, shuffle=False, drop_remainder=False)
     got = np.concatenate([batch["label"].numpy() for batch in pipeline])
     assert got.tolist() == view.labels.tolist()
+
+
+def test_a_batch_larger_than_a_slice_is_refused_not_an_empty_epoch(cache) -> None:
+    view = nd.ClickMe("sample[:25%]", cache_dir=cache, progress=False)
+    pytest.importorskip("torch")
+    from neural_datasets.torch import loader
+
+    with pytest.raises(ValueError, match="12 samples give no batch of 16"):
+        loader(view, 16)
+    assert sum(len(b["label"]) for b in loader(view, 16, drop_last=False)) == 12
+    tf_module = pytest.importorskip("neural_datasets.tf")
+    with pytest.raises(ValueError, match="12 samples give no batch of 16"):
+        tf_module.dataset(view, 16)
