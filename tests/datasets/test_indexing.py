@@ -107,3 +107,21 @@ def test_percent_slices_partition_the_split(percent: int, n: int) -> None:
     tail = split_positions(f"{percent}%:", n)
     assert np.array_equal(np.concatenate([head, tail]), np.arange(n))
     assert abs(len(head) - percent * n / 100) <= 0.5
+
+
+def test_it_pairs_index_like_numpy(tmp_path) -> None:
+    import neural_datasets as nd
+    from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
+
+    it = nd.ITRecordings("arcaro2020-sample", cache_dir=tmp_path, progress=False)
+    pairs = ITPairSource(it, "red_central_it", (50, 90), stimulus_size=32)
+    every = pairs.read_batch(slice(None))
+    mask = np.array([False, True, False, True])
+    assert np.array_equal(pairs.read_batch(mask)["response"], every["response"][[1, 3]])
+    assert np.array_equal(pairs.read_batch([-1])["stimulus"], every["stimulus"][[3]])
+    empty = pairs.read_batch([])
+    assert empty["stimulus"].shape == (0, 32, 32, 3) and empty["response"].shape == (0, 9, 9, 32)
+    with pytest.raises(TypeError):
+        pairs.read_batch([0.5])
+    with pytest.raises(IndexError):
+        pairs.read_batch([4])
