@@ -171,3 +171,16 @@ def test_a_batch_larger_than_a_slice_is_refused_not_an_empty_epoch(cache) -> Non
     tf_module = pytest.importorskip("neural_datasets.tf")
     with pytest.raises(ValueError, match="12 samples give no batch of 16"):
         tf_module.dataset(view, 16)
+
+
+def test_the_torch_dataset_indexes_like_numpy_too(clickme: nd.ClickMe) -> None:
+    pytest.importorskip("torch")
+    from neural_datasets.torch import ClickMeDataset
+
+    ds = ClickMeDataset(clickme.subset(slice(0, 10)))
+    assert ds[-1]["label"].item() == clickme.labels[9] and ds[-1]["image"].shape == (3, 256, 256)
+    assert ds[2:5]["label"].tolist() == clickme.labels[2:5].tolist()
+    with pytest.raises(TypeError):
+        ds[[0.5, 1.5]]  # was truncated to samples 0 and 1
+    with pytest.raises(IndexError):
+        ds[10]
