@@ -14,6 +14,9 @@ A comment line right before a block's opening fence changes how it runs:
   ``torchrun --standalone --nproc_per_node=2``.
 * ``<!-- tested: NAME -->``: the block is run, with assertions on what it
   computes, by ``test_training_loops.py``; it is only checked to compile here.
+* ``<!-- core -->``: the block must run with the core install alone (the
+  README's first set-up command); torch, tensorflow and keras are made
+  unimportable while it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import pytest
 ROOT = Path(__file__).parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^([ \t]*)```python[ \t]*\n(.*?)^\1```[ \t]*$", re.DOTALL | re.MULTILINE)
-MARKER = re.compile(r"<!--\s*(network|torchrun|tested:\s*[\w-]+)\s*-->")
+MARKER = re.compile(r"<!--\s*(network|torchrun|core|tested:\s*[\w-]+)\s*-->")
+WITHOUT_FRAMEWORKS = "import sys\nsys.modules.update(torch=None, tensorflow=None, keras=None)\n"
 TIMEOUT_S = 300
 
 
@@ -96,8 +100,25 @@ def test_block_runs_as_a_script(block: Block, home: Path, tmp_path: Path) -> Non
         pytest.skip("needs the network")
     if block.marker == "tested":
         pytest.skip("run with assertions by test_training_loops.py")
-    script = tmp_path / "snippet.py"
-    script.write_text(block.code)
+    result = run_block(block, home, tmp_path)
+    assert result.returncode == 0, f"{block.where} failed:\n{result.stderr[-3000:]}"
+
+
+def test_core_blocks_cannot_use_a_framework(home: Path, tmp_path: Path) -> None:
+    framework = run_block(Block("x.md:1", "import torch\n", "core"), home, tmp_path)
+    assert framework.returncode == 1 and "ModuleNotFoundError" in framework.stderr
+    plain = run_block(
+        Block("x.md:1", "import neural_datasets as nd\nnd.ClickMe('sample')\n", "core"),
+        home,
+        tmp_path,
+    )
+    assert plain.returncode == 0, plain.stderr
+
+
+def run_block(block: Block, home: Path, folder: Path) -> subprocess.CompletedProcess:
+    """Run ``block`` as a script in ``folder``, offline, against the cache ``home``."""
+    script = folder / "snippet.py"
+    script.write_text((WITHOUT_FRAMEWORKS if block.marker == "core" else "") + block.code)
     command = [sys.executable, str(script)]
     if block.marker == "torchrun":
         command[1:1] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
@@ -109,7 +130,6 @@ def test_block_runs_as_a_script(block: Block, home: Path, tmp_path: Path) -> Non
         "OMP_NUM_THREADS": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    result = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+    return subprocess.run(
+        command, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
     )
-    assert result.returncode == 0, f"{block.where} failed:\n{result.stderr[-3000:]}"
