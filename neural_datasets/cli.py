@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 from .errors import NeuralDatasetsError, UnknownDatasetError
-from .fetching.cache import dataset_cache
+from .fetching.cache import dataset_cache, offline
 from .registry import available, get_spec
 
 
@@ -46,8 +46,22 @@ def _parser() -> argparse.ArgumentParser:
         )
         return p
 
-    command("list", "list the registered datasets and whether each is cached", names=None)
-    command("info", "describe a dataset: files, checksums, citation, licence, cache state", "1")
+    listing = command(
+        "list", "list the registered datasets, their sizes and whether each is cached", names=None
+    )
+    listing.add_argument(
+        "--lookup",
+        action="store_true",
+        help="ask the servers for unknown download sizes (HEAD requests, remembered in the cache)",
+    )
+    info = command(
+        "info", "describe a dataset: sizes, files, checksums, citation, licence, cache state", "1"
+    )
+    info.add_argument(
+        "--no-lookup",
+        action="store_true",
+        help="do not ask the server for unknown download sizes (HEAD requests)",
+    )
     fetch = command("fetch", "download, verify and convert datasets", "+")
     fetch.add_argument("--base-url", help="a mirror with the same relative layout")
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -100,18 +114,43 @@ def _describe_os_error(exc: OSError) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    width = max(map(len, available()))
+    from .fetching.space import dataset_sizes
+
+    lookup = args.lookup and not offline()
+    rows = [("NAME", "FILES", "DOWNLOAD", "SAMPLES", "STORE", "STATE", "DESCRIPTION")]
     for name in available():
-        spec = get_spec(name)
-        state = "cached" if dataset_cache(name, args.cache_dir).is_published() else "-"
-        summary = spec.description.split(":")[0].split(".")[0]
-        print(f"{name:<{width}}  {state:<6}  {summary}")
+        spec, cache = get_spec(name), dataset_cache(name, args.cache_dir)
+        sizes = dataset_sizes(spec, cache, lookup=lookup)
+        summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
+        state = "cached" if cache.is_published() else "-"
+        rows.append(
+            (name, str(sizes.files), str(sizes.download), str(sizes.samples), str(sizes.store))
+            + (state, summary)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        cells = [
+            cell.ljust(width) if i in (0, 5) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        ]
+        print("  ".join([*cells, row[6]]))
+    shown = " ".join(" ".join(row[2:5]) for row in rows[1:])
+    if "~" in shown:
+        print("~ estimated: the store's size before it is built, or a count from the download size")
+    if "?" in shown:
+        print(
+            "? not known yet: `neural-datasets list --lookup` or `neural-datasets info NAME` "
+            "asks the server (HEAD requests, remembered in the cache)"
+        )
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .fetching.space import dataset_sizes, free_space, human_bytes
+
     spec = get_spec(args.name)
     cache = dataset_cache(spec.name, args.cache_dir)
+    sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
     print(spec.name)
     for label, text in (
@@ -123,8 +162,23 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  base url: {spec.base_url}")
     pinned = sum(1 for f in spec.files if f.sha256)
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
+    print(f"  download: {sizes.download} ({_how(sizes.download.how, 'the server gave no size')})")
+    print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
+    print(f"  store on disk: {sizes.store} ({_how(sizes.store.how, 'until fetched')})")
+    print(f"  store bytes per sample: {sizes.store_bytes_per_sample}")
+    where, free = free_space(cache.root)
+    print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
     return 0
+
+
+def _how(how: str, unknown_because: str) -> str:
+    return {
+        "known": "known",
+        "measured": "measured in the cache",
+        "estimated": "estimated",
+        "unknown": f"unknown: {unknown_because}",
+    }[how]
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -50,3 +50,7 @@ class CacheNotWritableError(NeuralDatasetsError):
 
 class InvalidArgumentError(NeuralDatasetsError, ValueError):
     """An argument outside what the data allows (unknown population, bad time window)."""
+
+
+class NotEnoughSpaceError(NeuralDatasetsError):
+    """The cache's file system has less free space than a fetch needs."""

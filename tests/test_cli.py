@@ -37,13 +37,13 @@ def test_fetch_verify_path_preview_rm(tmp_path: Path, capsys) -> None:
         main(["preview", "clickme-sample", "-o", str(tmp_path / "p.png"), "-n", "4", *cache]) == 0
     )
     with Image.open(tmp_path / "p.png") as img:
-        assert img.size == (1024, 512)  # 2 columns of (image | overlay) pairs, 2 rows
+        assert img.size == (1048, 678)  # title, 2 rows of 2 (image | overlay) pairs, colour bar
     assert main(["rm", "clickme-sample", *cache]) == 0
     assert not Path(store).exists()
 
 
 def test_info_describes_files_and_citation(capsys) -> None:
-    assert main(["info", "clickme-val"]) == 0
+    assert main(["info", "clickme-val", "--no-lookup"]) == 0  # tests never touch the internet
     out = capsys.readouterr().out
     assert "18 (0 pinned)" in out and "val/val-0.tfrecords" in out and "Harmonizing" in out
 

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from neural_datasets.adapters.batches import IMAGE_KEYS, BatchSource, channels_last, fork_safe
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
+from neural_datasets.datasets.indexing import coerce_index
 
 __all__ = ["BatchDataset", "ClickMeDataset", "EpochBatchSampler", "ITPairs", "Loader", "loader"]
 
@@ -80,10 +81,10 @@ class BatchDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
-        """One sample for an integer index; a stacked batch for a sequence of indices."""
-        if np.ndim(index) == 0:
-            return {key: value[0] for key, value in self[[index]].items()}
-        return _to_tensors(self.source.read_batch(np.asarray(index, dtype=np.int64)))
+        """One sample for an integer index; a stacked batch for a slice, indices or a mask."""
+        positions, scalar = coerce_index(index, len(self.source))  # floats raise, not truncate
+        batch = _to_tensors(self.source.read_batch(positions))
+        return {key: value[0] for key, value in batch.items()} if scalar else batch
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"

@@ -75,6 +75,16 @@ class DatasetSpec:
         ``preview(store, out, n) -> out``: writes a PNG of ``n`` samples.
     split
         For ClickMe, ``"train"``, ``"val"`` or ``"sample"``.
+    samples
+        Samples the store will hold, when known before fetching.
+    store_bytes_per_sample
+        Bytes one sample takes in the converted store, for size estimates.
+    raw_bytes_per_sample
+        Typical download bytes per sample, to estimate the sample count from
+        the download size when ``samples`` is not known.
+    stored_samples
+        ``stored_samples(root attributes) -> int``: the sample count of a
+        converted store, read from its attributes.
     """
 
     name: str
@@ -87,6 +97,10 @@ class DatasetSpec:
     open: Callable[..., Any]
     preview: Callable[[Path, Path, int], Path]
     split: str | None = None
+    samples: int | None = None
+    store_bytes_per_sample: int | None = None
+    raw_bytes_per_sample: int | None = None
+    stored_samples: Callable[[dict[str, Any]], int] | None = None
 
     def url(self, remote: RemoteFile, base_url: str | None = None) -> str:
         """Full URL of ``remote`` under ``base_url`` (default: the entry's own)."""

@@ -25,6 +25,7 @@ from ..storage.layout import publish, standard_attributes
 from .cache import DatasetCache, dataset_cache, offline
 from .download import ResumableDownloader
 from .hashes import HashRecords, check_file, move_aside
+from .space import check_free_space
 
 LOCK_NOTICE_AFTER_S = 2.0
 
@@ -80,6 +81,7 @@ def fetch(
     try:
         if cache.is_published():  # another process finished while we waited
             return cache.store
+        check_free_space(spec, cache, base_url)
         sources, hashes = _ensure_raw_files(spec, cache, base_url, progress)
         return _convert_and_publish(spec, cache, sources, hashes, progress)
     finally:

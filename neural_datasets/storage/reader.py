@@ -109,7 +109,7 @@ class ShardedArray:
         indices = sample_indices(indices, self.shape[0], self.path)
         if out is None:
             out = np.empty((len(indices), *self.shape[1:]), self.dtype)
-        flat = out.reshape(len(indices), -1).view(np.uint8)
+        flat = out.reshape(len(indices), self.sample_nbytes // self.dtype.itemsize).view(np.uint8)
         order = np.argsort(indices, kind="stable")  # visit each shard file once, in order
         for slot in order:
             self._read_sample(int(indices[slot]), flat[slot])

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..indexing import coerce_index
+
 
 class ITPairSource:
     """(stimulus, response) pairs of one IT population, as a batch source.
@@ -60,8 +62,12 @@ class ITPairSource:
         return len(self.stimuli)
 
     def read_batch(self, indices: Any) -> dict[str, np.ndarray]:
-        """``stimulus`` uint8 ``(B, H, W, 3)`` and ``response`` float32 ``(B, ...)``."""
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        """``stimulus`` uint8 ``(B, H, W, 3)`` and ``response`` float32 ``(B, ...)``.
+
+        ``indices`` index like a 1-D numpy array (integers, a slice, an integer
+        array or a boolean mask); anything else is a ``TypeError``.
+        """
+        indices = coerce_index(indices, len(self))[0]
         return {"stimulus": self.stimuli[indices], "response": self.responses[indices]}
 
     def __repr__(self) -> str:

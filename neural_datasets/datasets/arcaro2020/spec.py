@@ -15,6 +15,7 @@ from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
 
 BASE_URL = "https://storage.googleapis.com/serrelab-public/neural_recordings"
 ARCHIVE = "Arcaro2020.zip"
+SAMPLE_NAME = "arcaro2020-sample"
 HERE = Path(__file__).parent
 SAMPLE_FOLDER = HERE / "sample"
 
@@ -32,6 +33,11 @@ SAMPLE_LICENSE = (
     "Bundled with neural-datasets: photographs are public domain / CC0 (see the sample's "
     "README.md); responses are SYNTHETIC."
 )
+
+
+def stored_samples(attributes: dict[str, Any]) -> int:
+    """Stimuli of both monkeys in a converted IT store, from its root attributes."""
+    return sum(int(m["n_images"]) for m in attributes["it"]["monkeys"].values())
 
 
 def convert(
@@ -73,9 +79,10 @@ SPECS = apply_pins(
             convert=convert,
             open=open_recordings,
             preview=preview,
+            stored_samples=stored_samples,
         ),
         DatasetSpec(
-            name="arcaro2020-sample",
+            name=SAMPLE_NAME,
             description=(
                 "Bundled sample of the Arcaro 2020 archive layout: both monkeys, a few "
                 "public-domain stimuli, a short time axis and SYNTHETIC responses."
@@ -87,6 +94,11 @@ SPECS = apply_pins(
             convert=convert,
             open=open_recordings,
             preview=preview,
+            stored_samples=stored_samples,
+            samples=8,  # 4 stimuli per monkey
+            # As measured on this sample (responses compress with blosc-lz4, so this holds for
+            # this sample only); used for the "~" estimate before it is fetched.
+            store_bytes_per_sample=182_000,
         ),
     ),
     HERE / "checksums.tsv",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import difflib
+import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ from ...errors import InvalidArgumentError
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
+from ..indexing import coerce_index, parse_split, split_positions
 
 SPLITS = ("train", "val", "sample")
 
@@ -51,42 +56,145 @@ class ClickMe(StoreDataset):
     >>> batch = ds.read_batch([5, 2, 7])
     >>> batch["image"].shape
     (3, 256, 256, 3)
+
+    Subsets are views over the same store, in store order:
+
+    >>> len(nd.ClickMe("sample[:25%]", progress=False)), len(ds[:12]["label"])
+    (12, 12)
+    >>> few = nd.ClickMe("sample", classes=["tiger shark", 3], progress=False)
+    >>> {few.label_names[label] for label in few.labels}
+    {'tiger shark'}
     """
 
     split: str | None = None
-    """The split's name; ``None`` for a store opened with :meth:`open`."""
+    """The split as given, e.g. ``"train[:10%]"``; ``None`` for a store opened with :meth:`open`."""
+
+    store_indices: np.ndarray | None = None
+    """For a subset, the store positions of its samples, in order; ``None`` for the whole store."""
 
     def __init__(
         self,
         split: str = "val",
         *,
+        classes: Iterable[int | str] | None = None,
+        indices: Any = None,
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
     ) -> None:
-        if split not in SPLITS:
+        try:
+            name, slice_text = parse_split(split)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        if name not in SPLITS:
             raise InvalidArgumentError(
-                f"Unknown ClickMe split {split!r}; choose one of {', '.join(SPLITS)}."
+                f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)}, optionally "
+                f"sliced like 'train[:10%]' or 'val[1000:2000]'."
             )
-        self.split = split
         super().__init__(
-            f"clickme-{split}", cache_dir=cache_dir, base_url=base_url, progress=progress
+            f"clickme-{name}", cache_dir=cache_dir, base_url=base_url, progress=progress
         )
+        self.split = split
+        if slice_text is not None:
+            try:
+                positions = split_positions(slice_text, len(self))
+            except ValueError as exc:
+                raise InvalidArgumentError(str(exc)) from None
+            self._select(positions)
+        if indices is not None or classes is not None:
+            self._select(self._subset_positions(indices, classes))
 
     def _open(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location).rstrip("/")
         self.images = open_sample_array(f"{self.location}/image")
         self.heatmaps = open_sample_array(f"{self.location}/heatmap")
-        self.labels = _read_column(self.location, "label")
+        self.labels = self._store_labels = _read_column(self.location, "label")
+        self.store_indices = None
+
+    def subset(self, indices: Any = None, *, classes: Iterable[int | str] | None = None) -> ClickMe:
+        """A view of some of this dataset's samples over the same store (nothing is copied).
+
+        Parameters
+        ----------
+        indices
+            Positions in this dataset: a slice, integer array or boolean mask,
+            as for indexing; the view keeps their order.
+        classes
+            Keep only samples of these classes: ImageNet label numbers or
+            names from :attr:`label_names`. Applied after ``indices``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            For an unknown class, or when nothing is left.
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> ds = nd.ClickMe("sample", progress=False)
+        >>> view = ds.subset(slice(10, 20))
+        >>> len(view), bool((view.read_batch([0])["image"] == ds[10]["image"]).all())
+        (10, True)
+        """
+        view = copy.copy(self)
+        view._select(self._subset_positions(indices, classes))
+        return view
+
+    def _subset_positions(self, indices: Any, classes: Iterable[int | str] | None) -> np.ndarray:
+        positions = np.arange(len(self), dtype=np.int64)
+        if indices is not None:
+            positions = coerce_index(indices, len(self))[0]
+        if classes is not None:
+            wanted = self._class_numbers(classes)
+            positions = positions[np.isin(self.labels[positions], wanted)]
+        return positions
+
+    def _class_numbers(self, classes: Iterable[int | str]) -> np.ndarray:
+        if isinstance(classes, (str, numbers.Integral)):
+            classes = [classes]
+        names = self.label_names
+        numbers_: list[int] = []
+        for cls in classes:
+            if isinstance(cls, str):
+                if cls not in names:
+                    close = difflib.get_close_matches(cls, names, n=3)
+                    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+                    raise InvalidArgumentError(f"Unknown ImageNet class name {cls!r}.{hint}")
+                numbers_.append(names.index(cls))
+            elif isinstance(cls, numbers.Integral) and not isinstance(cls, bool):
+                if not 0 <= cls < len(names):
+                    raise InvalidArgumentError(
+                        f"class {cls} is not an ImageNet label (0..{len(names) - 1})"
+                    )
+                numbers_.append(int(cls))
+            else:
+                raise InvalidArgumentError(f"classes must be label numbers or names, got {cls!r}")
+        return np.asarray(numbers_, dtype=np.int64)
+
+    def _select(self, positions: np.ndarray) -> None:
+        """Narrow this object to ``positions`` (indices into its current samples)."""
+        if len(positions) == 0:
+            raise InvalidArgumentError(
+                f"this subset of {self!r} selects no samples; widen the slice or the classes."
+            )
+        base = self.store_indices
+        self.store_indices = positions if base is None else base[positions]
+        self.labels = self._store_labels[self.store_indices]
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        """One sample: ``image`` uint8 (256,256,3), ``heatmap`` uint8 (256,256), ``label`` int."""
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        batch = self.read_batch([index])
+    def __getitem__(self, index: Any) -> dict[str, Any]:
+        """Index like a 1-D numpy array.
+
+        An integer gives one sample: ``image`` uint8 (256,256,3), ``heatmap``
+        uint8 (256,256), ``label`` int. A slice, integer array or boolean mask
+        gives the batch :meth:`read_batch` returns.
+        """
+        positions, scalar = coerce_index(index, len(self))
+        batch = self._read_positions(positions)
+        if not scalar:
+            return batch
         return {
             "image": batch["image"][0],
             "heatmap": batch["heatmap"][0],
@@ -96,13 +204,18 @@ class ClickMe(StoreDataset):
     def read_batch(self, indices: Any) -> dict[str, np.ndarray]:
         """Samples ``indices`` stacked: ``image`` (B,256,256,3), ``heatmap`` (B,256,256), ``label``.
 
-        One call reads the whole batch, visiting each shard file once.
+        ``indices`` is anything that indexes a 1-D numpy array (an integer
+        gives a batch of one). One call reads the whole batch, visiting each
+        shard file once; ``read_batch([])`` gives empty arrays of those shapes.
         """
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return self._read_positions(coerce_index(indices, len(self))[0])
+
+    def _read_positions(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        in_store = positions if self.store_indices is None else self.store_indices[positions]
         return {
-            "image": self.images.take(indices),
-            "heatmap": self.heatmaps.take(indices),
-            "label": self.labels[indices],
+            "image": self.images.take(in_store),
+            "heatmap": self.heatmaps.take(in_store),
+            "label": self.labels[positions],
         }
 
     @property
@@ -131,8 +244,11 @@ class ClickMe(StoreDataset):
     def source(self, index: int) -> tuple[str, int]:
         """``(TFRecord file, record number)`` the sample ``index`` was converted from."""
         files = self.attrs["clickme"]["source_files"]
-        shard = _read_column(self.location, "source_shard")[index]
-        record = _read_column(self.location, "source_record")[index]
+        position = coerce_index(index, len(self))[0][0]
+        if self.store_indices is not None:
+            position = self.store_indices[position]
+        shard = _read_column(self.location, "source_shard")[position]
+        record = _read_column(self.location, "source_record")[position]
         return files[int(shard)], int(record)
 
     def __repr__(self) -> str:

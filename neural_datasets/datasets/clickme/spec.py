@@ -35,6 +35,19 @@ SAMPLE_LICENSE = (
     "README.md); heatmaps and labels are SYNTHETIC."
 )
 
+# Bytes one sample takes in the store: image 256x256x3 and heatmap 256x256 uint8, label int64,
+# source_shard and source_record int32, a crc32c per image and heatmap chunk, and the 16-byte
+# shard-index entries of both. Metadata adds a few KB per store.
+STORE_BYTES_PER_SAMPLE = 256 * 256 * 3 + 256 * 256 + 8 + 4 + 4 + 2 * 4 + 2 * 16
+# Typical TFRecord bytes per ClickMe sample (JPEG image + PNG heatmap + label); only used to
+# estimate, marked "~", a split's sample count from its download size before it is fetched.
+RAW_BYTES_PER_SAMPLE = 28_000
+
+
+def stored_samples(attributes: dict[str, Any]) -> int:
+    """Samples in a converted ClickMe store, from its root attributes."""
+    return int(attributes["clickme"]["num_samples"])
+
 
 def convert(
     spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
@@ -85,6 +98,9 @@ def shard_spec(
         open=open_split,
         preview=preview,
         split=split,
+        store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
+        raw_bytes_per_sample=RAW_BYTES_PER_SAMPLE,
+        stored_samples=stored_samples,
     )
 
 
@@ -104,6 +120,9 @@ def _split(split: str, count: int) -> DatasetSpec:
         open=open_split,
         preview=preview,
         split=split,
+        store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
+        raw_bytes_per_sample=RAW_BYTES_PER_SAMPLE,
+        stored_samples=stored_samples,
     )
 
 
@@ -131,6 +150,9 @@ SPECS = apply_pins(
             open=open_split,
             preview=preview,
             split="sample",
+            samples=48,
+            store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
+            stored_samples=stored_samples,
         ),
     ),
     HERE / "checksums.tsv",

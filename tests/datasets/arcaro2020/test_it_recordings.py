@@ -19,7 +19,7 @@ from neural_datasets.datasets.arcaro2020.dataset import (
     ITRecordings,
     preprocess,
 )
-from neural_datasets.datasets.arcaro2020.preview import GAP, LABEL, TILE, colorize, render
+from neural_datasets.datasets.arcaro2020.preview import GAP, HEADER, TILE, TITLE, colorize, render
 from neural_datasets.errors import CorruptStoreError
 from neural_datasets.formats.resize import resize_bilinear
 
@@ -192,7 +192,7 @@ def test_preview(it: ITRecordings, tmp_path: Path) -> None:
         assert img.format == "PNG" and img.mode == "RGB"
         assert img.width > 4 * TILE and img.height > 3 * TILE  # 2 pairs a row, 3 populations
         # the first row's first tile is the first George stimulus at TILE x TILE
-        tile = np.asarray(img)[GAP + LABEL : GAP + LABEL + TILE, GAP : GAP + TILE]
+        tile = np.asarray(img)[TITLE + HEADER : TITLE + HEADER + TILE, GAP : GAP + TILE]
     np.testing.assert_array_equal(tile, it.stimuli("george_central_it", size=TILE)[0])
 
 
