@@ -293,9 +293,7 @@ def _tf_pipeline(source: HarmonizationBatches, batch_size: int) -> tf.data.Datas
         images, heatmaps = harmonization_preprocess(batch["image"], batch["heatmap"])
         return images, heatmaps, batch["label"]
 
-    return batches.map(to_elements, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
+    return batches.map(to_elements, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def load_clickme(
@@ -368,7 +366,11 @@ def load_clickme_train(
     >>> train = load_clickme_train(batch_size=128)  # doctest: +SKIP
     """
     source = _split_batches(
-        "train", cache_dir=cache_dir, base_url=base_url, progress=progress, cycle_length=cycle_length
+        "train",
+        cache_dir=cache_dir,
+        base_url=base_url,
+        progress=progress,
+        cycle_length=cycle_length,
     )
     return _tf_pipeline(source, batch_size)
 
@@ -475,7 +477,11 @@ def torch_loader(
         raise InvalidArgumentError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
     if isinstance(split, str):
         source = _split_batches(
-            split, cache_dir=cache_dir, base_url=base_url, progress=progress, cycle_length=cycle_length
+            split,
+            cache_dir=cache_dir,
+            base_url=base_url,
+            progress=progress,
+            cycle_length=cycle_length,
         )
     else:
         source = _path_batches(

@@ -201,7 +201,7 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         *,
         legacy_preprocessing: bool | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Load stimuli and responses, set the original's attributes, return ``(X, X_preprocessed, y)``.
+        """Load everything, set the original's attributes, return ``(X, X_preprocessed, y)``.
 
         Parameters
         ----------

@@ -171,7 +171,7 @@ def test_load_clickme_equals_the_original_on_the_sample(cache_dir: Path, sample_
     assert len(ours) == 4  # 48 records, the last 8 dropped
     assert_same_elements(ours, sample_reference)
     images, heatmaps, _ = ours[0]
-    assert 0 <= images.min() and images.max() <= 255 and heatmaps.min() >= 0
+    assert images.min() >= 0 and images.max() <= 255 and heatmaps.min() >= 0
     assert heatmaps.max() > 10  # real maps, not zeros
 
 
@@ -186,9 +186,7 @@ def test_element_spec_is_the_originals(cache_dir: Path) -> None:
 def test_reading_order_is_tensorflows_interleave(tmp_path, cache_dir, counts, cycle_length):
     paths = write_uneven_shards(tmp_path / "shards", counts)
     reference = upstream_load_clickme(paths, 1, num_parallel_reads=cycle_length)
-    ours = hz.load_clickme(
-        paths, 1, cache_dir=cache_dir, progress=False, cycle_length=cycle_length
-    )
+    ours = hz.load_clickme(paths, 1, cache_dir=cache_dir, progress=False, cycle_length=cycle_length)
     assert labels_of(ours) == labels_of(reference)
 
 
@@ -226,16 +224,14 @@ def test_evaluate_clickme_scores_match(cache_dir: Path, sample_reference) -> Non
         assert not np.isnan(ours[key]).any()
         assert abs(np.mean(ours[key]) - np.mean(reference[key])) <= 1e-3
     assert abs(ours["alignment_score"] - reference["alignment_score"]) <= 1e-3
-    assert -1 <= min(ours["spearman"]) and max(ours["spearman"]) <= 1
-    assert 0 <= min(ours["iou"]) and max(ours["dice"]) <= 1
+    assert min(ours["spearman"]) >= -1 and max(ours["spearman"]) <= 1
+    assert min(ours["iou"]) >= 0 and max(ours["dice"]) <= 1
 
 
-# ---------------------------------------------------------------- the original's tests, on the sample
+# ---------------------------------------------------- the original's tests, on the sample
 
 
-@pytest.mark.parametrize(
-    "shards, bs", [([0], 16), ([0, 1], 32)], ids=["one-shard", "two-shards"]
-)
+@pytest.mark.parametrize("shards, bs", [([0], 16), ([0, 1], 32)], ids=["one-shard", "two-shards"])
 def test_the_originals_test_clickme_dataset(cache_dir: Path, shards: list[int], bs: int) -> None:
     """tests/common/test_clickme_dataset.py, with sample shards in place of val-17/train-318."""
     single_shard = [hz.sample_shards()[i] for i in shards]
