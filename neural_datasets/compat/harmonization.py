@@ -401,7 +401,14 @@ def load_clickme_val(
 
 
 class TorchBatches:
-    """The batches of :func:`torch_loader`: iterable (again and again), with ``len()``."""
+    """The batches of :func:`torch_loader`: iterable (again and again), with ``len()``.
+
+    Examples
+    --------
+    >>> batches = torch_loader("sample", batch_size=20, layout="NCHW", progress=False)
+    >>> len(batches), [tuple(t.shape) for t in next(iter(batches))]
+    (2, [(20, 3, 224, 224), (20, 1, 224, 224), (20, 1000)])
+    """
 
     def __init__(self, loader: Any, *, channels_last: bool, device: Any) -> None:
         self.loader = loader

@@ -136,6 +136,13 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         InvalidArgumentError
             For a dataset opened with :meth:`open` (it has no cached archive), or
             a cache whose archive was deleted (the message says how to restore it).
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> sorted(p.name for p in Path(dataset.download_to_local()).iterdir())
+        ['George', 'Red']
         """
         if self.name is None:
             raise InvalidArgumentError(
@@ -164,6 +171,14 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         ------
         AttributeError
             Before :meth:`load_data` (there are no stimuli yet).
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> dataset.original_stimuli = np.full((1, 1, 1, 3), 255, np.uint8)
+        >>> dataset.preprocess().round(3)
+        array([[[[2.249, 2.429, 2.64 ]]]], dtype=float32)
         """
         if not hasattr(self, "original_stimuli"):
             raise AttributeError("preprocess() needs the stimuli: call load_data() first.")
@@ -178,6 +193,13 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         -------
         numpy.ndarray
             ``(image, x, y, channel)``, float64 for the archive's doubles.
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> dataset.get_george_posterior_it_temp(60, 100).shape
+        (4, 17, 17, 33)
         """
         return self._paper_responses(self.population("george_posterior_it"), (a, b))
 

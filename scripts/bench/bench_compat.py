@@ -104,7 +104,7 @@ def main() -> None:
             ours_tf(shards, cache)  # the one-time conversion into the cache
             conversion_s = time.perf_counter() - start
             pipelines = {
-                "a": ("Harmonization load_clickme (TFRecord decode each pass)", original_load_clickme),
+                "a": ("Harmonization load_clickme (decodes every pass)", original_load_clickme),
                 "b": ("compat.harmonization.load_clickme", lambda s: ours_tf(s, cache)),
                 "c": ("compat.harmonization.torch_loader (NHWC)", lambda s: ours_torch(s, cache)),
             }

@@ -13,9 +13,7 @@ import pytest
 
 DOC = Path(__file__).parents[2] / "docs" / "migrating.md"
 BLOCKS = re.findall(r"^( *)```python\n(.*?)^\1```", DOC.read_text(), re.DOTALL | re.MULTILINE)
-CODE = [
-    "\n".join(line[len(indent) :] for line in body.splitlines()) for indent, body in BLOCKS
-]
+CODE = ["\n".join(line[len(indent) :] for line in body.splitlines()) for indent, body in BLOCKS]
 RUNNABLE = [code for code in CODE if not code.startswith("# needs")]
 
 
