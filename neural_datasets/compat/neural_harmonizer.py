@@ -35,9 +35,6 @@ from ..fetching.hashes import HashRecords, expected_checksum, file_sha256
 from ..registry import get_spec
 from ..storage.reader import open_sample_array
 
-EXTRACTED = "extracted"
-"""Folder, beside the dataset's store, that holds the extracted archive."""
-
 TOP_FOLDER = "Arcaro2020"
 """The archive's top folder: ``download_to_local()`` returns a path ending with it."""
 
@@ -152,7 +149,7 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         cache = dataset_cache(self.name, self._cache_dir)
         remote = get_spec(self.name).files[0]
         archive = cache.raw_file(remote.path)
-        target = cache.folder / EXTRACTED
+        target = cache.extracted
         if not target.is_dir():
             _check_archive(archive, remote, HashRecords(cache.hashes), self.name)
             _extract_atomically(archive, target)

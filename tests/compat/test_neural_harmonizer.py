@@ -297,6 +297,8 @@ def test_download_to_local_extracts_the_archive_once(cache_dir: Path) -> None:
     )
     leftovers = [p.name for p in folder.parents[1].iterdir() if p.name.startswith(".")]
     assert leftovers == [".lock"]
+    nd.remove("arcaro2020-sample", cache_dir=cache_dir)  # removes the extracted copy too
+    assert not folder.parent.exists()
 
 
 def test_a_damaged_archive_is_not_extracted(cache_dir: Path) -> None:
