@@ -1,57 +1,341 @@
-"""``Neural_dataset``: the neural-harmonizer paper's entry point, backed by the registry.
+"""``Neural_dataset``: drop-in for neural_harmonizer's class of the same name.
 
-The paper's code loads the IT recordings with ``Neural_dataset().load_data(...)``;
-the same call works here (offline on the bundled sample, checksummed and
-cached on the real archive), and any other registered name opens that dataset.
-The unusual capitalisation is kept so existing code runs unchanged.
+neural_harmonizer (serre-lab) loads the Arcaro et al. (2020) IT recordings with
+``neural_harmonizer.data.dataset.Neural_dataset``; lab code reads its methods
+and attributes directly. This class keeps those names, signatures, shapes,
+dtypes and axis orders, so that switching is a one-line import change
+(``docs/migrating.md``). It is an :class:`~neural_datasets.ITRecordings`, read
+from the converted, checksummed store; the modern API works on the same object.
+
+Differences, all deliberate:
+
+* ``X_preprocessed`` is ``(X / 255 - mean) / std``; the original divides by
+  the ImageNet mean instead of the std. ``legacy_preprocessing=True``
+  reproduces the original's values exactly.
+* Time windows are checked (``0 <= a < b <=`` the recorded length); the original
+  returns NaN or a shorter window without a word.
+* The data lives in this package's cache (``cache_dir=``), not ``~/.keras``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..datasets.arcaro2020.dataset import PAPER_SIZE, PAPER_WINDOW, ITRecordings, preprocess
+from ..errors import ChecksumMismatchError, InvalidArgumentError
+from ..fetching.archives import ZipArchive
+from ..fetching.cache import dataset_cache
+from ..fetching.hashes import HashRecords, expected_checksum, file_sha256
 from ..registry import get_spec
+from ..storage.reader import open_sample_array
+
+TOP_FOLDER = "Arcaro2020"
+"""The archive's top folder: ``download_to_local()`` returns a path ending with it."""
+
+_LOADERS = {
+    "george_central_it": "get_george_central_it_temp",
+    "george_posterior_it": "get_george_posterior_it_temp",
+    "red_central_it": "get_red_central_it_temp",
+}
 
 
-def Neural_dataset(
-    name: str = "arcaro2020",
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    base_url: str | None = None,
-    progress: bool = True,
-) -> Any:
-    """Open a registered dataset by name; with no arguments, the Arcaro 2020 IT recordings.
+class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for drop-in use)
+    """The Arcaro 2020 IT recordings with neural_harmonizer's ``Neural_dataset`` interface.
+
+    Construction fetches the recordings into the cache (checksummed, once) and
+    extracts the archive beside them, as the original's construction does.
+    Then ``load_data`` sets the original's attributes:
+
+    ==============================  ==========================================================
+    attribute                       value
+    ==============================  ==========================================================
+    ``X``, ``X_preprocessed``       the chosen monkey's stimuli, uint8 / float32
+                                    ``(image, 224, 224, 3)``
+    ``y``                           the chosen population's responses, ``(image, x, y,
+                                    channel)``, both grid axes reversed, time-averaged
+    ``original_stimuli``            uint8 ``(george + red images, 224, 224, 3)``, RGB
+    ``original_stimuli_george``,    views of ``original_stimuli``: the first George images,
+    ``original_stimuli_red``        the last Red images
+    ``preprocessed_stimuli`` (and   float32, the same images through :meth:`preprocess`
+    ``_george``, ``_red`` views)
+    ``george_posterior_it``,        raw responses ``(image, x, y, time, channel)`` in the
+    ``george_central_it``,          archive's orientation and dtype (George channels 0-32
+    ``red_central_it``              posterior, 33-62 central; all of Red's)
+    ``george_files``, ``red_files`` paths of the stimulus files in the extracted folder
+    ``path_to_downloaded_file``     the cached archive ``Arcaro2020.zip``
+    ==============================  ==========================================================
 
     Parameters
     ----------
     name
-        A registered name (``neural-datasets list``): ``"arcaro2020"``,
-        ``"arcaro2020-sample"``, ``"clickme-val"``, ``"clickme-train"``,
-        ``"clickme-sample"``...
+        Registry name: ``"arcaro2020"`` (the published archive, the original's
+        data) or ``"arcaro2020-sample"`` (bundled, synthetic responses, offline).
     cache_dir, base_url, progress
         As for :func:`neural_datasets.fetch`.
-
-    Returns
-    -------
-    ITRecordings or ClickMe
-        :class:`~neural_datasets.ITRecordings` for IT datasets, whose
-        ``load_data(stimuli, time_a, time_b)`` matches the paper's loader;
-        :class:`~neural_datasets.ClickMe` for ClickMe splits.
-
-    Raises
-    ------
-    UnknownDatasetError
-        When ``name`` is not registered (the message suggests close names).
+    legacy_preprocessing
+        False (default): :meth:`preprocess` divides by the ImageNet std. True:
+        by the mean, as the original does, to reproduce its numbers.
 
     Examples
     --------
     >>> import neural_datasets as nd
-    >>> X, X_preprocessed, y = nd.Neural_dataset("arcaro2020-sample", progress=False).load_data(
-    ...     stimuli="george_central_it", time_a=50, time_b=90)
-    >>> X.shape, y.shape
-    ((4, 224, 224, 3), (4, 17, 17, 30))
-    >>> len(nd.Neural_dataset("clickme-sample", progress=False))
-    48
+    >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+    >>> X, X_preprocessed, y = dataset.load_data("george_central_it", time_a=50, time_b=90)
+    >>> X.shape, X_preprocessed.dtype, y.shape
+    ((4, 224, 224, 3), dtype('float32'), (4, 17, 17, 30))
+    >>> dataset.george_posterior_it.shape, dataset.red_central_it.dtype
+    ((4, 17, 17, 120, 33), dtype('float64'))
+    >>> dataset.george_files[0].endswith("Arcaro2020/George/natural_test/astronaut.jpg")
+    True
     """
-    return get_spec(name).open(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
+
+    legacy_preprocessing: bool = False
+
+    def __init__(
+        self,
+        name: str = "arcaro2020",
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        base_url: str | None = None,
+        progress: bool = True,
+        legacy_preprocessing: bool = False,
+    ) -> None:
+        super().__init__(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
+        self.legacy_preprocessing = legacy_preprocessing
+        self._cache_dir = cache_dir
+        self.download_to_local()
+
+    def download_to_local(self) -> str:
+        """Extract the cached archive (once) and return the path of its ``Arcaro2020`` folder.
+
+        The folder is laid out like the archive, as the original's return value
+        is: ``George/george_060118_data.mat``, ``George/natural_test/``,
+        ``Red/red_062419_data.mat``, ``Red/red_naturalface/``. The archive is
+        checked against its pinned or recorded sha256 before extraction, and
+        the folder appears only complete (extracted aside, then renamed).
+        Sets :attr:`path_to_downloaded_file` to the archive.
+
+        Returns
+        -------
+        str
+            ``<cache>/<name>/extracted/Arcaro2020``.
+
+        Raises
+        ------
+        ChecksumMismatchError
+            When the cached archive no longer matches its checksum.
+        InvalidArgumentError
+            For a dataset opened with :meth:`open` (it has no cached archive), or
+            a cache whose archive was deleted (the message says how to restore it).
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> sorted(p.name for p in Path(dataset.download_to_local()).iterdir())
+        ['George', 'Red']
+        """
+        if self.name is None:
+            raise InvalidArgumentError(
+                "download_to_local needs a dataset created by name, e.g. "
+                "Neural_dataset('arcaro2020'); a store opened with .open() has no archive."
+            )
+        cache = dataset_cache(self.name, self._cache_dir)
+        remote = get_spec(self.name).files[0]
+        archive = cache.raw_file(remote.path)
+        target = cache.extracted
+        if not target.is_dir():
+            _check_archive(archive, remote, HashRecords(cache.hashes), self.name)
+            _extract_atomically(archive, target)
+        self.path_to_downloaded_file = str(archive)
+        return str(target / TOP_FOLDER)
+
+    def preprocess(self) -> np.ndarray:
+        """:attr:`original_stimuli` scaled for an ImageNet model, float32.
+
+        ``(X / 255 - mean) / std`` per channel, with ImageNet's
+        ``mean = (0.485, 0.456, 0.406)`` and ``std = (0.229, 0.224, 0.225)``;
+        ``(X / 255 - mean) / mean``, the original's formula, with
+        ``legacy_preprocessing=True``. Sets no attribute, like the original.
+
+        Raises
+        ------
+        AttributeError
+            Before :meth:`load_data` (there are no stimuli yet).
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> dataset.original_stimuli = np.full((1, 1, 1, 3), 255, np.uint8)
+        >>> dataset.preprocess().round(3)
+        array([[[[2.249, 2.429, 2.64 ]]]], dtype=float32)
+        """
+        if not hasattr(self, "original_stimuli"):
+            raise AttributeError("preprocess() needs the stimuli: call load_data() first.")
+        return preprocess(self.original_stimuli, legacy=self.legacy_preprocessing)
+
+    def get_george_posterior_it_temp(
+        self, a: int = PAPER_WINDOW[0], b: int = PAPER_WINDOW[1]
+    ) -> np.ndarray:
+        """George's posterior IT responses averaged over ms ``a <= t < b``, grid axes reversed.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(image, x, y, channel)``, float64 for the archive's doubles.
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> dataset.get_george_posterior_it_temp(60, 100).shape
+        (4, 17, 17, 33)
+        """
+        return self._paper_responses(self.population("george_posterior_it"), (a, b))
+
+    def get_george_central_it_temp(
+        self, a: int = PAPER_WINDOW[0], b: int = PAPER_WINDOW[1]
+    ) -> np.ndarray:
+        """George's central IT responses, as :meth:`get_george_posterior_it_temp`."""
+        return self._paper_responses(self.population("george_central_it"), (a, b))
+
+    def get_red_central_it_temp(
+        self, a: int = PAPER_WINDOW[0], b: int = PAPER_WINDOW[1]
+    ) -> np.ndarray:
+        """Red's central IT responses, as :meth:`get_george_posterior_it_temp`."""
+        return self._paper_responses(self.population("red_central_it"), (a, b))
+
+    def load_data(
+        self,
+        stimuli: str = "george_central_it",
+        time_a: int = PAPER_WINDOW[0],
+        time_b: int = PAPER_WINDOW[1],
+        *,
+        legacy_preprocessing: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Load everything, set the original's attributes, return ``(X, X_preprocessed, y)``.
+
+        Parameters
+        ----------
+        stimuli
+            ``"george_central_it"``, ``"george_posterior_it"`` or ``"red_central_it"``.
+        time_a, time_b
+            Average the responses over ms ``time_a <= t < time_b``.
+        legacy_preprocessing
+            Overrides the constructor's choice for this call (``None``: keep it).
+
+        Returns
+        -------
+        X : numpy.ndarray
+            uint8 ``(image, 224, 224, 3)``, RGB, resized like ``cv2.resize``.
+        X_preprocessed : numpy.ndarray
+            float32, ``X`` through :meth:`preprocess`.
+        y : numpy.ndarray
+            ``(image, x, y, channel)``, float64 for the archive's doubles.
+
+        Raises
+        ------
+        ValueError
+            For another ``stimuli`` (after the stimuli attributes are set, as
+            the original), or an invalid window (:class:`InvalidArgumentError`).
+        """
+        path = self.download_to_local()
+        files = {}
+        for monkey in ("george", "red"):
+            meta = self._monkeys[monkey]
+            folder = f"{path}/{meta['stimulus_dir']}/"
+            files[monkey] = [folder + name for name in meta["stimulus_names"]]
+        self.george_files, self.red_files = files["george"], files["red"]
+        george = self.stimuli("george_central_it", size=PAPER_SIZE)
+        red = self.stimuli("red_central_it", size=PAPER_SIZE)
+        self.original_stimuli = np.concatenate([george, red])
+        if legacy_preprocessing is None:
+            legacy_preprocessing = self.legacy_preprocessing
+        self.preprocessed_stimuli = preprocess(self.original_stimuli, legacy=legacy_preprocessing)
+        n_george, n_red = len(george), len(red)
+        self.original_stimuli_george = self.original_stimuli[:n_george]
+        self.original_stimuli_red = self.original_stimuli[n_george : n_george + n_red]
+        self.preprocessed_stimuli_george = self.preprocessed_stimuli[:n_george]
+        self.preprocessed_stimuli_red = self.preprocessed_stimuli[n_george : n_george + n_red]
+        if stimuli not in _LOADERS:
+            raise ValueError(f"stimuli must be one of {', '.join(_LOADERS)}")
+        monkey = stimuli.split("_")[0]
+        self.X = getattr(self, f"original_stimuli_{monkey}")
+        self.X_preprocessed = getattr(self, f"preprocessed_stimuli_{monkey}")
+        self.y = getattr(self, _LOADERS[stimuli])(time_a, time_b)
+        return self.X, self.X_preprocessed, self.y
+
+    @property
+    def george_posterior_it(self) -> np.ndarray:
+        """George's posterior IT, raw: ``(image, x, y, time, 33)``, the archive's orientation."""
+        return self._raw_population("george_posterior_it")
+
+    @property
+    def george_central_it(self) -> np.ndarray:
+        """George's central IT, raw: ``(image, x, y, time, 30)``, the archive's orientation."""
+        return self._raw_population("george_central_it")
+
+    @property
+    def red_central_it(self) -> np.ndarray:
+        """Red's central IT, raw: ``(image, x, y, time, channel)``, the archive's orientation."""
+        return self._raw_population("red_central_it")
+
+    def _raw_population(self, name: str) -> np.ndarray:
+        """A channel view of the monkey's whole ``imageRF``, images first, read once."""
+        pop = self.population(name)
+        raw: dict[str, np.ndarray] = self.__dict__.setdefault("_raw", {})
+        if pop.monkey not in raw:
+            dtype = np.dtype(self._monkeys[pop.monkey]["source_dtype"])
+            stored = open_sample_array(self.store / f"{pop.monkey}_responses").read()
+            raw[pop.monkey] = stored.astype(dtype, copy=False)
+        return raw[pop.monkey][..., pop.channels.start : pop.channels.stop]
+
+    def __repr__(self) -> str:
+        return f"Neural_dataset(name={self.name!r}, store={str(self.store)!r})"
+
+
+def _check_archive(archive: Path, remote: Any, records: HashRecords, name: str) -> None:
+    if not archive.is_file():
+        raise InvalidArgumentError(
+            f"The archive of {name} is no longer in the cache ({archive}); run "
+            f"`neural-datasets rm {name}` and create the dataset again to download it."
+        )
+    sha, size, where = expected_checksum(remote, records)
+    actual = file_sha256(archive)
+    if sha is not None and actual != sha:
+        raise ChecksumMismatchError(
+            f"{archive} changed since it was verified: sha256 {actual}, expected {sha} "
+            f"({where}). Run `neural-datasets rm {name}` and create the dataset again."
+        )
+
+
+def _extract_atomically(archive: Path, target: Path) -> None:
+    """Extract ``archive`` under ``target/Arcaro2020``; ``target`` appears only complete.
+
+    Members are written one by one from the validated :class:`ZipArchive`
+    (no absolute paths, ``..`` or links), under the top folder whether or not
+    the archive has one.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        with ZipArchive(archive, top=TOP_FOLDER) as zipped:
+            for member in zipped.names():
+                out = building.joinpath(TOP_FOLDER, *member.split("/"))
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with zipped.open(member) as source, open(out, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+        try:
+            os.rename(building, target)
+        except OSError:
+            if not target.is_dir():  # not another process's finished extraction: a real error
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)

@@ -9,6 +9,7 @@ Layout of one dataset's cache folder::
         hashes.json                  sha256 and size recorded on first download
         store.zarr/                  the published store (complete by construction)
         store.zarr.building/         a conversion in progress (resumed or redone)
+        extracted/                   the raw archive extracted, for code that reads its files
         .lock                        taken by the one process that downloads/converts
 """
 
@@ -75,6 +76,10 @@ class DatasetCache:
     @property
     def building(self) -> Path:
         return self.folder / "store.zarr.building"
+
+    @property
+    def extracted(self) -> Path:
+        return self.folder / "extracted"
 
     @property
     def lock(self) -> Path:

@@ -199,7 +199,8 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
     cache = dataset_cache(get_spec(name).name, cache_dir)
     lock = _acquire(cache)
     try:
-        for path in (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes):
+        owned = (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes)
+        for path in (*owned, cache.extracted):
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():

@@ -113,7 +113,8 @@ class ITRecordings(StoreDataset):
         if get_spec(name).open is not open_recordings:
             raise InvalidArgumentError(
                 f"{name!r} is not an IT recordings dataset; open it with "
-                f"neural_datasets.Neural_dataset({name!r})."
+                f"neural_datasets.get_spec({name!r}).open({name!r}) (neural_datasets.ClickMe "
+                f"for ClickMe splits)."
             )
         super().__init__(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
 
@@ -321,12 +322,14 @@ class ITRecordings(StoreDataset):
         >>> X.shape, X_pre.dtype, y.shape
         ((4, 224, 224, 3), dtype('float32'), (4, 17, 17, 33))
         """
-        pop = self.population(stimuli)
-        source_dtype = np.dtype(self._monkeys[pop.monkey]["source_dtype"])
-        y_dtype = np.mean(np.zeros(1, source_dtype)).dtype  # what the loader's .mean() gave
-        y = self._mean_responses(pop, (time_a, time_b)).astype(y_dtype)
+        y = self._paper_responses(self.population(stimuli), (time_a, time_b))
         X = self.stimuli(stimuli, size=PAPER_SIZE)
         return X, preprocess(X, legacy=legacy_preprocessing), y
+
+    def _paper_responses(self, pop: Population, window: Any) -> np.ndarray:
+        """The loader's ``y``: :meth:`_mean_responses` in the dtype its ``.mean()`` gave."""
+        source_dtype = np.dtype(self._monkeys[pop.monkey]["source_dtype"])
+        return self._mean_responses(pop, window).astype(np.mean(np.zeros(1, source_dtype)).dtype)
 
     def to_xarray(self, population: str, time_window: tuple[int, int] | None = None) -> Any:
         """:meth:`responses` as a labelled ``xarray.DataArray`` (needs xarray).
