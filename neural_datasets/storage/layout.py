@@ -83,7 +83,9 @@ def create_sample_array(
         return
     shape = tuple(int(s) for s in shape)
     chunk = (1, *shape[1:])
-    sidecar = {CHECKSUM_ATTRIBUTE: "/".join([".."] * (name.count("/") + 1) + [CHECKSUM_GROUP, name])}
+    sidecar = {
+        CHECKSUM_ATTRIBUTE: "/".join([".."] * (name.count("/") + 1) + [CHECKSUM_GROUP, name])
+    }
     zarr.create_array(
         store=str(root),
         name=name,

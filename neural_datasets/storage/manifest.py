@@ -113,9 +113,7 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_bytes())
     except FileNotFoundError as exc:
-        raise CorruptStoreError(
-            f"{path} is missing. {REMEDY}"
-        ) from exc
+        raise CorruptStoreError(f"{path} is missing. {REMEDY}") from exc
     except (OSError, ValueError) as exc:
         raise CorruptStoreError(f"{path} is unreadable ({exc}). {REMEDY}") from exc
     if not isinstance(value, dict):
@@ -209,7 +207,9 @@ def seal_problem(store: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"{store}: its completion marker {MARKER_FILE} is unreadable ({exc})"
     if hashlib.sha256(manifest_path.read_bytes()).hexdigest() != expected:
-        return f"{store}: its checksum manifest {MANIFEST_FILE} does not match its completion marker"
+        return (
+            f"{store}: its checksum manifest {MANIFEST_FILE} does not match its completion marker"
+        )
     return None
 
 
@@ -228,9 +228,7 @@ def read_manifest(store: Path) -> dict[str, list[int]]:
     return files
 
 
-def manifest_problems(
-    store: Path, progress: Callable[[int], None] | None = None
-) -> list[str]:
+def manifest_problems(store: Path, progress: Callable[[int], None] | None = None) -> list[str]:
     """Re-hash every file of ``store`` against its manifest; return the problems found.
 
     Reports a missing or unsealed manifest, files missing or changed since
