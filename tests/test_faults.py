@@ -337,16 +337,21 @@ def test_zip_bomb_member_is_refused_without_inflating_it(tmp_path: Path) -> None
     import tracemalloc
 
     path = tmp_path / "bomb.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("Arcaro2020/George/natural_test/a.jpg", "w", force_zip64=True) as out:
-            zeros = bytes(1 << 20)
-            for _ in range(256):  # 256 MiB of zeros deflate to about 256 KiB
-                out.write(zeros)
+    member = "Arcaro2020/George/natural_test/a.jpg"
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(member, "w", force_zip64=True) as out,
+    ):
+        zeros = bytes(1 << 20)
+        for _ in range(256):  # 256 MiB of zeros deflate to about 256 KiB
+            out.write(zeros)
     assert path.stat().st_size < 1 << 20
     tracemalloc.start()
-    with ZipArchive(path, top="Arcaro2020") as archive:
-        with pytest.raises(ConversionError, match="a zip bomb, not data"):
-            archive.read("George/natural_test/a.jpg")
+    with (
+        ZipArchive(path, top="Arcaro2020") as archive,
+        pytest.raises(ConversionError, match="a zip bomb, not data"),
+    ):
+        archive.read("George/natural_test/a.jpg")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 16 << 20

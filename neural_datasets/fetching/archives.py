@@ -132,7 +132,7 @@ class ZipArchive:
                 f"{MAX_EXPANSION}:1): a zip bomb, not data; refusing to read it."
             )
         with _zip_errors(where):
-            return _MemberStream(self._zip.open(info), where)
+            return io.BufferedReader(_MemberStream(self._zip.open(info), where), 1 << 20)
 
     def read(self, name: str, *, max_size: int | None = None) -> bytes:
         """The bytes of file ``name``, bounded like :meth:`open`."""

@@ -211,10 +211,11 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
         cause = exc.__cause__ if isinstance(exc, CacheNotWritableError) else exc
         if getattr(cause, "errno", None) not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
+        what = getattr(cause, "strerror", None) or str(cause)
         raise CacheNotWritableError(
             f"Cannot remove {cache.name} from the cache at {cache.folder}: the cache is read-only "
-            f"to you ({getattr(cause, 'strerror', None) or cause}: {getattr(cause, 'filename', '')})."
-            f" Ask the cache's owner to remove it, or use a cache of your own with --cache-dir "
-            f"or NEURAL_DATASETS_HOME."
+            f"to you ({what}: {getattr(cause, 'filename', None) or cache.folder}). Ask the "
+            f"cache's owner to remove it, or use a cache of your own with --cache-dir or "
+            f"NEURAL_DATASETS_HOME."
         ) from exc
     return cache.folder

@@ -3,7 +3,8 @@
 The ClickMe and IT files are published without checksums. The first download
 of an unpinned file is validated (not an HTML page; TFRecord and zip CRCs),
 then its sha256 and size are recorded in the dataset's ``hashes.json``; every
-later download or conversion is verified against that record. ``neural-datasets pin NAME`` prints the records as registry lines so a
+later download or conversion is verified against that record.
+``neural-datasets pin NAME`` prints the records as registry lines so a
 maintainer can pin them in the dataset folder's ``checksums.tsv``.
 """
 
