@@ -24,7 +24,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,8 +34,34 @@ from .manifest import REMEDY, read_json
 
 EMPTY_CHUNK = np.uint64(2**64 - 1)
 MAX_OPEN_FILES = 128
-# Checksum-on-read costs ~3 % of loader throughput (BENCHMARKS.md), so it is on by default.
-CHECK_ON_READ = True
+# Checksum-on-read: BENCHMARKS.md has each mode's measured cost, docs/integrity.md the choice.
+ENV_CHECK_ON_READ = "NEURAL_DATASETS_CHECK_ON_READ"
+CheckMode = Literal["off", "once", "always"]
+_MODES: dict[str, CheckMode] = {
+    **dict.fromkeys(("0", "false", "no", "off"), "off"),
+    "once": "once",
+    **dict.fromkeys(("1", "true", "yes", "on", "always"), "always"),
+}
+
+
+def check_on_read_default() -> CheckMode:
+    """How readers check chunk checksums unless told: ``$NEURAL_DATASETS_CHECK_ON_READ``.
+
+    ``once`` (the default): each chunk the first time a process reads it;
+    ``always``: on every read; ``off``: never (``verify`` still checks all).
+
+    Examples
+    --------
+    >>> check_on_read_default() in ("off", "once", "always")
+    True
+    """
+    value = os.environ.get(ENV_CHECK_ON_READ, "once").strip().lower()
+    try:
+        return _MODES[value]
+    except KeyError:
+        raise ValueError(
+            f"{ENV_CHECK_ON_READ}={value!r}: use once (the default), always or off"
+        ) from None
 
 
 class UnsupportedLayout(Exception):
@@ -50,11 +76,13 @@ class ShardedArray:
     path
         The array's directory (the one holding its ``zarr.json``).
     check
-        Verify each chunk read against the crc32c its sidecar recorded at
+        Verify chunks read against the crc32c their sidecar recorded at
         conversion (``checksums/<array>``), so a damaged byte raises
         :class:`~neural_datasets.errors.CorruptStoreError` instead of reaching
-        the caller. Costs about 3 % of loader throughput (BENCHMARKS.md), hence
-        on by default. Arrays without a sidecar are read unchecked.
+        the caller: ``"once"`` checks each chunk the first time this process
+        reads it, ``"always"`` on every read, ``"off"`` never. ``None``:
+        :func:`check_on_read_default` (``"once"`` unless the environment
+        says otherwise). Arrays without a sidecar are read unchecked.
 
     Raises
     ------
@@ -70,9 +98,9 @@ class ShardedArray:
     (2, 256, 256, 3)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, check: bool = CHECK_ON_READ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, check: CheckMode | None = None) -> None:
         self.path = Path(path)
-        self.check = check
+        self.check: CheckMode = check_on_read_default() if check is None else check
         meta = read_json(self.path / "zarr.json")
         try:
             self._parse(meta)
@@ -82,6 +110,7 @@ class ShardedArray:
             ) from exc
         self._indexes: dict[int, np.ndarray] = {}
         self._crcs: np.ndarray | None = None
+        self._verified = np.zeros(0, bool)  # samples checked by this process ("once")
         self._local = threading.local()
 
     def _parse(self, meta: dict[str, Any]) -> None:
@@ -115,7 +144,7 @@ class ShardedArray:
         return {"path": self.path, "check": self.check}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], check=state.get("check", CHECK_ON_READ))
+        self.__init__(state["path"], check=state.get("check"))
 
     def close(self) -> None:
         """Close the shard files the calling thread opened (others close when GC'd)."""
@@ -138,13 +167,16 @@ class ShardedArray:
         if out is None:
             out = np.empty((len(indices), *self.shape[1:]), self.dtype)
         flat = out.reshape(len(indices), -1).view(np.uint8)
-        expected = self._checksums() if self.check else None
+        expected = None if self.check == "off" else self._checksums()
+        verified = self._verified if self.check == "once" else None
         order = np.argsort(indices, kind="stable")  # visit each shard file once, in order
         for slot in order:
             sample = int(indices[slot])
             self._read_sample(sample, flat[slot])
-            if expected is not None:
+            if expected is not None and (verified is None or not verified[sample]):
                 self._check_sample(sample, flat[slot], int(expected[sample]))
+                if verified is not None:
+                    verified[sample] = True
         return out
 
     def _checksums(self) -> np.ndarray | None:
@@ -157,6 +189,7 @@ class ShardedArray:
                     f"samples of {self.path}. {REMEDY}"
                 )
             self._crcs = crcs
+            self._verified = np.zeros(self.shape[0], bool)
         return self._crcs
 
     def _check_sample(self, sample: int, data: np.ndarray, expected: int) -> None:

@@ -58,7 +58,7 @@ def _chunk_problems(
     try:
         data = open_sample_array(store / name)
         if hasattr(data, "check"):
-            data.check = False  # compared below, to report every bad sample rather than the first
+            data.check = "off"  # compared below, to report every bad sample rather than the first
         expected = read_whole(store / CHECKSUM_GROUP / name)
     except Exception as exc:  # any damage to metadata is a finding, not a crash
         return [f"{name}: cannot open ({exc})"]

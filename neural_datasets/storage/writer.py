@@ -86,7 +86,7 @@ def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) ->
     Returns ``False`` (writing nothing) for layouts this writer does not
     handle: compressed chunks, or a checksum codec other than the index's.
     """
-    array = ShardedArray(path, check=False)
+    array = ShardedArray(path, check="off")
     if array._decoder is not None or not array._index_crc:
         return False
     stop = start + len(block)
