@@ -157,7 +157,7 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"Run `neural-datasets rm {name}` and fetch it again.", file=sys.stderr)
             status = 1
         else:
-            print(f"{name}: ok (every chunk and raw file matches its checksum)")
+            print(f"{name}: ok (complete; every file, chunk and raw file matches its checksum)")
     return status
 
 
