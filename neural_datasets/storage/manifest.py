@@ -87,7 +87,13 @@ def expected_chunk_files(store: Path) -> dict[str, list[str]]:
         if meta.get("node_type") != "array":
             continue
         folder = relative.removesuffix("zarr.json").rstrip("/")
-        expected[folder] = [f"{folder}/{key}" for key in chunk_keys(meta)]
+        try:
+            keys = chunk_keys(meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStoreError(
+                f"{store / relative} is not valid array metadata ({exc!r}). {REMEDY}"
+            ) from exc
+        expected[folder] = [f"{folder}/{key}" for key in keys]
     return expected
 
 

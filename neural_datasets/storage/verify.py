@@ -45,10 +45,13 @@ def verify_store(
         attributes = read_attributes(store)
     except CorruptStoreError as exc:
         return [*problems, str(exc)]
-    problems += _record_count_problems(store, attributes)
+    try:
+        problems += _record_count_problems(store, attributes)
+    except CorruptStoreError as exc:  # damaged metadata: a finding, not a crash
+        problems.append(str(exc))
     for name in sample_arrays(store):
         problems += _chunk_problems(store, name, batch, progress)
-    return problems
+    return list(dict.fromkeys(problems))  # one damaged file can trip several checks alike
 
 
 def _chunk_problems(
