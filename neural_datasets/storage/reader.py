@@ -365,7 +365,7 @@ def read_whole(path: str | os.PathLike[str]) -> np.ndarray:
     if dtype is None or names != ["bytes"]:
         import zarr
 
-        return zarr.open_array(str(path), mode="r")[...]
+        return np.asarray(zarr.open_array(str(path), mode="r")[...])
     if dtype.itemsize > 1:
         endian = meta["codecs"][0].get("configuration", {}).get("endian", "little")
         dtype = dtype.newbyteorder("<" if endian == "little" else ">")
