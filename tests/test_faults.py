@@ -266,6 +266,11 @@ def test_keras_named_shard_without_extension_is_validated(tmp_path: Path) -> Non
     keras.write_bytes(keras.read_bytes()[:-100])
     kind, problem = format_problem(keras)
     assert kind == "TFRecord" and "truncated record data" in problem
+    keras.write_bytes(b"\x00garbage that is neither a page nor a record")
+    kind, problem = format_problem(keras)
+    assert kind == "TFRecord" and "bad length checksum in record header" in problem
+    keras.write_bytes(b"<html><body>404</body></html>")
+    assert "HTML page" in format_problem(keras)[1]
 
 
 def test_zip_with_a_crc_error_is_not_valid(tmp_path: Path) -> None:
@@ -454,6 +459,21 @@ def test_rm_on_a_read_only_cache_names_the_cause(
     err = capsys.readouterr().err
     assert "Cannot remove clickme-sample" in err and "read-only" in err
     assert "holds no complete copy" not in err
+
+
+def test_rm_when_the_lock_cannot_be_created_names_the_cause(
+    clickme: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import filelock
+
+    def read_only(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system", str(self.lock_file))
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", read_only)
+    assert main(["rm", CLICKME, "--cache-dir", str(clickme.parents[1])]) == 1
+    err = capsys.readouterr().err
+    assert "the cache is read-only to you (Read-only file system" in err
+    assert "holds no complete copy" not in err and clickme.is_dir()
 
 
 def test_rm_of_a_never_fetched_dataset_creates_nothing(tmp_path: Path, capsys) -> None:

@@ -5,8 +5,8 @@ download must first prove its format: an HTML page (a captive portal, a wrong
 mirror, an error page served with ``200 OK``) is never a data file; a TFRecord
 file must frame and checksum every record; a zip archive must pass every
 member's CRC-32. The format is taken from the file name (``.tfrecords``,
-``.tfrecord``, ``.zip``) or, for names without an extension such as the
-Keras cache's ``clickme_train_0``, from the file's first bytes.
+``.tfrecord``, ``.zip``, the Keras cache's ``clickme_train_0``) or, for other
+names without an extension, from the file's first bytes.
 
 Examples
 --------
@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -33,6 +34,8 @@ from ..errors import CorruptRecordError
 from .tfrecord import iter_records, masked_crc32c
 
 TFRECORD_SUFFIXES = (".tfrecords", ".tfrecord")
+# The Keras cache keeps ClickMe shards without an extension (``clickme_train_12``).
+KERAS_TFRECORD_NAME = re.compile(r"^clickme_(train|val|test)_\d+$")
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<!--")
 _SNIFF_BYTES = 512
 
@@ -46,7 +49,7 @@ def detect_format(path: Path) -> str:
     ('TFRecord', 'zip')
     """
     suffix = path.suffix.lower()
-    if suffix in TFRECORD_SUFFIXES:
+    if suffix in TFRECORD_SUFFIXES or KERAS_TFRECORD_NAME.match(path.name):
         return "TFRecord"
     if suffix == ".zip":
         return "zip"
