@@ -258,6 +258,20 @@ def test_recorded_garbage_is_forgotten_and_fetched_once_more(
     assert recorded["validated"] == "TFRecord"
 
 
+def test_unvalidated_record_of_a_bad_download_does_not_block_the_fixed_mirror(
+    tmp_path: Path, served
+) -> None:
+    server, files = served
+    cache = dataset_cache("clickme-test", tmp_path)
+    cache.folder.mkdir(parents=True)
+    legacy = {"sha256": "0" * 64, "size": 27, "url": "http://portal/"}  # no "validated" key
+    cache.hashes.write_text(json.dumps({files[0]: legacy}))
+    with pytest.warns(UnpinnedFileWarning, match="was never validated; this download is a valid"):
+        store = nd.fetch("clickme-test", cache_dir=tmp_path, progress=False)
+    assert len(nd.ClickMe.open(store)) == 48
+    assert json.loads(cache.hashes.read_text())[files[0]]["validated"] == "TFRecord"
+
+
 def test_keras_named_shard_without_extension_is_validated(tmp_path: Path) -> None:
     files = write_shards(tmp_path, 1, 3)
     keras = tmp_path / "clickme_train_0"

@@ -122,7 +122,10 @@ def check_file(
     what happened and what to do: :class:`InvalidFileError` for a file of the
     wrong format (a recorded one also has its record forgotten, so the next
     download is validated afresh), :class:`ChecksumMismatchError` for a
-    well-formed file with other content than the pin or record.
+    well-formed file with other content than the pin or record. A record
+    made before downloads were validated (it has no ``validated`` entry)
+    proves nothing, so a valid file that mismatches it replaces it, with a
+    warning.
     """
     from ..formats.validate import format_problem
 
@@ -160,6 +163,19 @@ def check_file(
         )
         return actual
     if matches:
+        return actual
+    record = records.get(remote.path)
+    if not remote.sha256 and record is not None and "validated" not in record:
+        # Recorded by a version that trusted first downloads unvalidated (an HTML page, say):
+        # such a record proves nothing, and a file that passes validation replaces it.
+        records.record(remote.path, actual, size, url, validated=kind)
+        warnings.warn(
+            f"{spec.name}: {remote.path} does not match the checksum recorded at its first "
+            f"download (sha256 {sha}), which was never validated; this download is a valid {kind} "
+            f"file (sha256 {actual}, {size} bytes) and replaces that record.",
+            UnpinnedFileWarning,
+            stacklevel=3,
+        )
         return actual
     moved = move_aside(path, quarantine)
     diagnosis = "" if problem is None else f"The download is not a valid {kind} file: {problem}. "
