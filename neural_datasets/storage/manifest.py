@@ -91,7 +91,7 @@ def expected_chunk_files(store: Path) -> dict[str, list[str]]:
             keys = chunk_keys(meta)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
-                f"{store / relative} is not valid array metadata ({exc!r}). {REMEDY}"
+                f"{store / relative} is not valid array metadata ({exc!r}). {remedy(store)}"
             ) from exc
         expected[folder] = [f"{folder}/{key}" for key in keys]
     return expected
@@ -114,23 +114,33 @@ def chunk_keys(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def remedy(path: Path) -> str:
+    """What to do about damage at ``path``, naming the dataset when it is in a cache.
+
+    Examples
+    --------
+    >>> remedy(Path("/cache/clickme-val/store.zarr/image/c/0/0/0/0"))[:62]
+    'The store is damaged: run `neural-datasets verify clickme-val`'
+    """
+    stores = [p for p in (Path(path), *Path(path).parents) if p.name == "store.zarr"]
+    name = stores[0].parent.name if stores else "NAME"
+    return (
+        f"The store is damaged: run `neural-datasets verify {name}` to list what is wrong, then "
+        f"`neural-datasets rm {name}` and fetch it again."
+    )
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON metadata file, or :class:`CorruptStoreError` naming it and the fix."""
     try:
         value = json.loads(path.read_bytes())
     except FileNotFoundError as exc:
-        raise CorruptStoreError(f"{path} is missing. {REMEDY}") from exc
+        raise CorruptStoreError(f"{path} is missing. {remedy(path)}") from exc
     except (OSError, ValueError) as exc:
-        raise CorruptStoreError(f"{path} is unreadable ({exc}). {REMEDY}") from exc
+        raise CorruptStoreError(f"{path} is unreadable ({exc}). {remedy(path)}") from exc
     if not isinstance(value, dict):
-        raise CorruptStoreError(f"{path} does not hold a JSON object. {REMEDY}")
+        raise CorruptStoreError(f"{path} does not hold a JSON object. {remedy(path)}")
     return value
-
-
-REMEDY = (
-    "The store is damaged: run `neural-datasets verify NAME` to list what is wrong, then "
-    "`neural-datasets rm NAME` and fetch it again."
-)
 
 
 def seal(store: Path, progress: Callable[[int], None] | None = None) -> int:
@@ -228,7 +238,7 @@ def read_manifest(store: Path) -> dict[str, list[int]]:
     """``{relative path: [size, crc32c]}`` of a sealed store."""
     problem = seal_problem(store)
     if problem is not None:
-        raise CorruptStoreError(f"{problem}. {REMEDY}")
+        raise CorruptStoreError(f"{problem}. {remedy(Path(store))}")
     meta = read_json(Path(store) / MANIFEST_FILE)
     files: dict[str, list[int]] = meta["attributes"]["neural_datasets_manifest"]["files"]
     return files

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import CorruptStoreError
 from .layout import CHECKSUM_ATTRIBUTE
-from .manifest import REMEDY, read_json
+from .manifest import chunk_keys, read_json, remedy
 
 EMPTY_CHUNK = np.uint64(2**64 - 1)
 MAX_OPEN_FILES = 128
@@ -106,7 +106,8 @@ class ShardedArray:
             self._parse(meta)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
-                f"{self.path / 'zarr.json'} is not valid array metadata ({exc!r}). {REMEDY}"
+                f"{self.path / 'zarr.json'} is not valid array metadata ({exc!r}). "
+                f"{remedy(self.path)}"
             ) from exc
         self._indexes: dict[int, np.ndarray] = {}
         self._crcs: np.ndarray | None = None
@@ -186,7 +187,7 @@ class ShardedArray:
             if crcs.shape != (self.shape[0],):
                 raise CorruptStoreError(
                     f"{self._sidecar} holds {crcs.shape} checksums for the {self.shape[0]} "
-                    f"samples of {self.path}. {REMEDY}"
+                    f"samples of {self.path}. {remedy(self.path)}"
                 )
             self._crcs = crcs
             self._verified = np.zeros(self.shape[0], bool)
@@ -286,7 +287,8 @@ class ShardedArray:
         first = shard * self.per_shard
         last = min(first + self.per_shard, self.shape[0]) - 1
         return CorruptStoreError(
-            f"{self._shard_path(shard)} (samples {first}-{last}) is corrupt: {what}. {REMEDY}"
+            f"{self._shard_path(shard)} (samples {first}-{last}) is corrupt: {what}. "
+            f"{remedy(self.path)}"
         )
 
 
@@ -339,8 +341,6 @@ def read_whole(path: str | os.PathLike[str]) -> np.ndarray:
         When the metadata is unreadable, or a chunk file is missing, short or
         fails its checksum. Fill values never stand in for missing chunks.
     """
-    from .manifest import chunk_keys
-
     path = Path(path)
     meta = read_json(path / "zarr.json")
     try:
@@ -350,13 +350,13 @@ def read_whole(path: str | os.PathLike[str]) -> np.ndarray:
         keys = chunk_keys(meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptStoreError(
-            f"{path / 'zarr.json'} is not valid array metadata ({exc!r}). {REMEDY}"
+            f"{path / 'zarr.json'} is not valid array metadata ({exc!r}). {remedy(path)}"
         ) from exc
     missing = [key for key in keys if not (path / key).is_file()]
     if missing:
         raise CorruptStoreError(
             f"{path / missing[0]} is missing ({len(missing)} of the {len(keys)} chunk files of "
-            f"{path.name}). {REMEDY}"
+            f"{path.name}). {remedy(path)}"
         )
     try:
         dtype = np.dtype(meta["data_type"])
@@ -390,13 +390,13 @@ def _read_chunk(
     if len(data) != nbytes:
         raise CorruptStoreError(
             f"{file} is {len(data)} bytes, a chunk of {chunk} {dtype} holds {nbytes}: it is "
-            f"truncated or damaged. {REMEDY}"
+            f"truncated or damaged. {remedy(file)}"
         )
     if expected_crc is not None:
         import google_crc32c
 
         if google_crc32c.value(data) != int(expected_crc):
-            raise CorruptStoreError(f"{file} fails its crc32c checksum. {REMEDY}")
+            raise CorruptStoreError(f"{file} fails its crc32c checksum. {remedy(file)}")
     return np.frombuffer(data, dtype).reshape(chunk)
 
 
