@@ -499,3 +499,29 @@ def test_rm_of_a_never_fetched_dataset_creates_nothing(tmp_path: Path, capsys) -
 def test_pin_after_fetching_the_pinned_sample_says_so(clickme: Path, capsys) -> None:
     assert main(["pin", CLICKME, "--cache-dir", str(clickme.parents[1])]) == 0
     assert "already pinned in the registry" in capsys.readouterr().err
+
+
+def test_missing_shard_met_by_the_command_line_is_one_line_exit_1(clickme: Path) -> None:
+    import subprocess
+    import sys
+
+    (clickme / "image" / "c" / "0" / "0" / "0" / "0").unlink()
+    argv = ["preview", CLICKME, "-o", str(clickme.parent / "p.png")]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neural_datasets.cli",
+            *argv,
+            "--cache-dir",
+            str(clickme.parents[1]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("neural-datasets: error: ") and len(done.stderr.splitlines()) == 1
+    assert "the shard file is missing" in done.stderr and "neural-datasets rm clickme-sample" in (
+        done.stderr
+    )

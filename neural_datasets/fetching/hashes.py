@@ -133,8 +133,9 @@ def check_file(
     size = path.stat().st_size
     sha, expected_size, where = expected_checksum(remote, records)
     matches = actual == sha and (expected_size is None or size == expected_size)
-    if remote.sha256 and matches:
-        return actual  # the pin proves the content; no format check needed
+    record = records.get(remote.path)
+    if matches and (remote.sha256 or (record or {}).get("validated")):
+        return actual  # the same bytes as a pinned or already validated file
     kind, problem = format_problem(path)
     if problem is not None and not remote.sha256:
         moved = move_aside(path, quarantine)
@@ -164,7 +165,6 @@ def check_file(
         return actual
     if matches:
         return actual
-    record = records.get(remote.path)
     if not remote.sha256 and record is not None and "validated" not in record:
         # Recorded by a version that trusted first downloads unvalidated (an HTML page, say):
         # such a record proves nothing, and a file that passes validation replaces it.
