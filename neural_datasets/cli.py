@@ -213,7 +213,7 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"Run `neural-datasets rm {name}` and fetch it again.", file=sys.stderr)
             status = 1
         else:
-            print(f"{name}: ok (every chunk and raw file matches its checksum)")
+            print(f"{name}: ok (complete; every file, chunk and raw file matches its checksum)")
     return status
 
 
@@ -225,6 +225,10 @@ def _path(args: argparse.Namespace) -> int:
 def _rm(args: argparse.Namespace) -> int:
     from .fetching.fetch import remove
 
+    cache = dataset_cache(get_spec(args.name).name, args.cache_dir)
+    if not cache.folder.exists():
+        print(f"{cache.name} is not in the cache at {cache.root}; nothing to remove")
+        return 0
     print(f"removed {remove(args.name, cache_dir=args.cache_dir)}")
     return 0
 
@@ -234,19 +238,41 @@ def _pin(args: argparse.Namespace) -> int:
 
     spec = get_spec(args.name)
     lines = pin_lines(spec, HashRecords(dataset_cache(spec.name, args.cache_dir).hashes))
-    if not lines:
-        print(f"nothing recorded for {spec.name}: fetch it first", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
+    if lines:
+        print("\n".join(lines))
+        return 0
+    if all(remote.sha256 for remote in spec.files):
+        print(
+            f"every file of {spec.name} ({len(spec.files)}) is already pinned in the registry; "
+            f"nothing to add",
+            file=sys.stderr,
+        )
+        return 0
+    print(
+        f"nothing recorded for {spec.name}: its unpinned files are recorded at their first "
+        f"download, so fetch it first",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _preview(args: argparse.Namespace) -> int:
+    from .errors import InvalidArgumentError
     from .fetching.fetch import fetch
 
     spec = get_spec(args.name)
+    if args.n < 1:
+        raise InvalidArgumentError(f"-n {args.n}: a preview shows at least one sample (-n 1).")
+    output: Path = args.output
+    if output.is_dir() or str(output).endswith(("/", "\\")):
+        raise InvalidArgumentError(
+            f"-o {output}: that is a folder; give the PNG file to write, e.g. "
+            f"{output / (spec.name + '.png')}"
+        )
+    if output.suffix.lower() != ".png":
+        raise InvalidArgumentError(f"-o {output}: the preview is a PNG; name it *.png.")
     store = fetch(spec.name, cache_dir=args.cache_dir, base_url=args.base_url, progress=False)
-    print(spec.preview(store, args.output, args.n))
+    print(spec.preview(store, output, args.n))
     return 0
 
 

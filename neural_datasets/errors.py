@@ -32,6 +32,14 @@ class ChecksumMismatchError(NeuralDatasetsError):
     """A file's sha256 or size differs from the pinned or recorded value."""
 
 
+class InvalidFileError(ChecksumMismatchError):
+    """A downloaded file is not what its name says: an HTML page, a damaged TFRecord or zip.
+
+    A subclass of :class:`ChecksumMismatchError` because both mean "this file
+    must not be used": it is moved aside and ``fetch`` downloads it once more.
+    """
+
+
 class CorruptRecordError(NeuralDatasetsError):
     """A TFRecord file whose framing, CRC or protobuf payload is damaged."""
 

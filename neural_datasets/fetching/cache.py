@@ -7,7 +7,7 @@ Layout of one dataset's cache folder::
         raw/<relative path>.part     a download in progress (resumed, never read)
         quarantine/                  files that failed their checksum, moved aside
         hashes.json                  sha256 and size recorded on first download
-        store.zarr/                  the published store (complete by construction)
+        store.zarr/                  the published store (complete when its manifest is sealed)
         store.zarr.building/         a conversion in progress (resumed or redone)
         extracted/                   the raw archive extracted, for code that reads its files
         .lock                        taken by the one process that downloads/converts
@@ -89,8 +89,14 @@ class DatasetCache:
         return self.raw.joinpath(*relative.split("/"))
 
     def is_published(self) -> bool:
-        """True when the final store exists (it is only ever created complete)."""
-        return (self.store / "zarr.json").is_file()
+        """True when the final store is complete: its completion marker seals its manifest.
+
+        A store without the marker (a root ``zarr.json`` alone, a deleted or
+        altered manifest) is not complete, and ``fetch`` rebuilds it.
+        """
+        from ..storage.manifest import is_sealed
+
+        return is_sealed(self.store)
 
 
 def dataset_cache(name: str, cache_dir: str | os.PathLike[str] | None = None) -> DatasetCache:

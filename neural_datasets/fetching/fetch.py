@@ -197,14 +197,28 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
     >>> remove("clickme-sample")  # doctest: +SKIP
     """
     cache = dataset_cache(get_spec(name).name, cache_dir)
-    lock = _acquire(cache)
+    if not cache.folder.exists():
+        return cache.folder  # never fetched: create nothing, not even the lock
     try:
-        owned = (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes)
-        for path in (*owned, cache.extracted):
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    finally:
-        lock.release()
+        lock = _acquire(cache)
+        try:
+            owned = (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes)
+            for path in (*owned, cache.extracted):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        finally:
+            lock.release()
+    except (CacheNotWritableError, OSError) as exc:
+        cause = exc.__cause__ if isinstance(exc, CacheNotWritableError) else exc
+        if getattr(cause, "errno", None) not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        what = getattr(cause, "strerror", None) or str(cause)
+        raise CacheNotWritableError(
+            f"Cannot remove {cache.name} from the cache at {cache.folder}: the cache is read-only "
+            f"to you ({what}: {getattr(cause, 'filename', None) or cache.folder}). Ask the "
+            f"cache's owner to remove it, or use a cache of your own with --cache-dir or "
+            f"NEURAL_DATASETS_HOME."
+        ) from exc
     return cache.folder

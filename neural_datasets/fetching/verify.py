@@ -16,9 +16,12 @@ def verify(
 ) -> list[str]:
     """Check dataset ``name`` in the cache; return the problems found (empty when sound).
 
-    Checks every chunk of every sample array against the crc32c recorded when
-    the store was written, and every raw file still in the cache against its
-    pinned or recorded sha256.
+    Proves the store complete (its completion marker seals its checksum
+    manifest, every array has every chunk file and the expected sample
+    counts), checks every file of it against the manifest and flags files the
+    manifest does not cover, every chunk of every sample array against the
+    crc32c recorded when the store was written, and every raw file still in
+    the cache against its pinned or recorded sha256 (docs/integrity.md).
 
     Raises
     ------
@@ -36,7 +39,7 @@ def verify(
 
     spec = get_spec(name)
     cache = dataset_cache(spec.name, cache_dir)
-    if not cache.is_published():
+    if not cache.store.exists():
         raise OfflineError(f"{name} is not in the cache at {cache.folder}: fetch it first.")
     problems: list[str] = []
     records = HashRecords(cache.hashes)

@@ -2,8 +2,10 @@
 
 A store is a zarr v3 group on disk. It is built under a temporary name
 (``<name>.zarr.building``) and only renamed to its final name once every array
-is written and its attributes and chunk checksums are recorded, so a store
-found under its final name is complete by construction.
+is written, its attributes and chunk checksums are recorded, leftover
+temporary files are removed, and every file is listed with its checksum in the
+sealed manifest (:mod:`neural_datasets.storage.manifest`). A store is complete
+only when that seal holds.
 
 Layout choices (measured in BENCHMARKS.md): one sample per chunk, 64 chunks
 per shard, uncompressed. blosc-lz4 saves 17 % of image bytes but halves
@@ -29,6 +31,8 @@ from ..errors import CorruptStoreError
 FORMAT_VERSION = 1
 SAMPLES_PER_SHARD = 64
 CHECKSUM_GROUP = "checksums"
+# Array attribute naming the array's per-chunk crc32c sidecar, relative to the array's folder.
+CHECKSUM_ATTRIBUTE = "crc32c_sidecar"
 
 Codec = str | None  # "lz4", "zstd" or None (uncompressed)
 
@@ -68,7 +72,9 @@ def create_sample_array(
     Chunks of one sample are grouped into shards of ``samples_per_shard``
     samples, so a random batch is a handful of shard-file reads. Sample arrays
     also get a ``checksums/<name>`` uint32 sidecar holding each chunk's crc32c.
-    Re-creating an existing array (a resumed conversion) is a no-op.
+    Re-creating an existing array (a resumed conversion) is a no-op. The
+    array's ``crc32c_sidecar`` attribute names the sidecar, so readers that
+    check chunks on read know where to find it.
     """
     import zarr
 
@@ -77,6 +83,9 @@ def create_sample_array(
         return
     shape = tuple(int(s) for s in shape)
     chunk = (1, *shape[1:])
+    sidecar = {
+        CHECKSUM_ATTRIBUTE: "/".join([".."] * (name.count("/") + 1) + [CHECKSUM_GROUP, name])
+    }
     zarr.create_array(
         store=str(root),
         name=name,
@@ -87,7 +96,7 @@ def create_sample_array(
         compressors=_compressors(codec),
         fill_value=0,
         dimension_names=tuple(dimension_names),
-        attributes=attributes or {},
+        attributes={**(attributes or {}), **sidecar},
     )
     zarr.create_array(
         store=str(root),
@@ -123,16 +132,52 @@ def standard_attributes(dataset: str, sources: dict[str, str]) -> dict[str, Any]
 
 
 def publish(building: Path, final: Path, attributes: dict[str, Any]) -> Path:
-    """Record ``attributes`` on the finished store and rename it to ``final``.
+    """Record ``attributes``, seal the finished store's manifest and rename it to ``final``.
 
-    The rename is atomic on POSIX file systems: readers see either no store or
-    a complete one. A stale ``final`` (an older format, a failed verify) must
-    be removed by the caller first.
+    Temporary files a killed or failed writer left behind are removed first,
+    so nothing temporary is ever inside a published store; then every file is
+    checksummed into the manifest, whose hash the completion marker seals
+    (:func:`~neural_datasets.storage.manifest.seal`). The rename is atomic on
+    POSIX file systems: readers see either no store or a complete one. A stale
+    ``final`` (an older format, a failed verify) must be removed by the caller
+    first.
+
+    Raises
+    ------
+    CorruptStoreError
+        When an array lacks one of its chunk files.
     """
+    from .manifest import seal
+
     create_group(building, attributes)
+    remove_temporaries(building)
+    seal(building)
     os.replace(building, final)
     _fsync_dir(final.parent)
     return final
+
+
+def is_temporary(name: str) -> bool:
+    """True for the names writers give files before renaming them into place.
+
+    Examples
+    --------
+    >>> is_temporary(".0.4242.tmp"), is_temporary("unit-3.npz.tmp.npz"), is_temporary("0")
+    (True, True, False)
+    """
+    return name.startswith(".") or ".tmp" in name or name.endswith(".partial")
+
+
+def remove_temporaries(root: Path) -> list[Path]:
+    """Delete every temporary file (:func:`is_temporary`) under ``root``; return them."""
+    removed = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if is_temporary(name):
+                path = Path(folder, name)
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:

@@ -20,19 +20,48 @@ raises :class:`UnsupportedLayout` and callers fall back to tensorstore.
 from __future__ import annotations
 
 import io
-import json
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import CorruptStoreError
+from .layout import CHECKSUM_ATTRIBUTE
+from .manifest import chunk_keys, read_json, remedy
 
 EMPTY_CHUNK = np.uint64(2**64 - 1)
 MAX_OPEN_FILES = 128
+# Checksum-on-read: BENCHMARKS.md has each mode's measured cost, docs/integrity.md the choice.
+ENV_CHECK_ON_READ = "NEURAL_DATASETS_CHECK_ON_READ"
+CheckMode = Literal["off", "once", "always"]
+_MODES: dict[str, CheckMode] = {
+    **dict.fromkeys(("0", "false", "no", "off"), "off"),
+    "once": "once",
+    **dict.fromkeys(("1", "true", "yes", "on", "always"), "always"),
+}
+
+
+def check_on_read_default() -> CheckMode:
+    """How readers check chunk checksums unless told: ``$NEURAL_DATASETS_CHECK_ON_READ``.
+
+    ``once`` (the default): each chunk the first time a process reads it;
+    ``always``: on every read; ``off``: never (``verify`` still checks all).
+
+    Examples
+    --------
+    >>> check_on_read_default() in ("off", "once", "always")
+    True
+    """
+    value = os.environ.get(ENV_CHECK_ON_READ, "once").strip().lower()
+    try:
+        return _MODES[value]
+    except KeyError:
+        raise ValueError(
+            f"{ENV_CHECK_ON_READ}={value!r}: use once (the default), always or off"
+        ) from None
 
 
 class UnsupportedLayout(Exception):
@@ -46,6 +75,21 @@ class ShardedArray:
     ----------
     path
         The array's directory (the one holding its ``zarr.json``).
+    check
+        Verify chunks read against the crc32c their sidecar recorded at
+        conversion (``checksums/<array>``), so a damaged byte raises
+        :class:`~neural_datasets.errors.CorruptStoreError` instead of reaching
+        the caller: ``"once"`` checks each chunk the first time this process
+        reads it, ``"always"`` on every read, ``"off"`` never. ``None``:
+        :func:`check_on_read_default` (``"once"`` unless the environment
+        says otherwise). Arrays without a sidecar are read unchecked.
+
+    Raises
+    ------
+    CorruptStoreError
+        When the metadata is unreadable, and on reads that meet a missing
+        shard file, a missing chunk, a damaged index or a checksum mismatch.
+        Fill values never stand in for missing data.
 
     Examples
     --------
@@ -54,9 +98,24 @@ class ShardedArray:
     (2, 256, 256, 3)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, check: CheckMode | None = None) -> None:
         self.path = Path(path)
-        meta = json.loads((self.path / "zarr.json").read_text())
+        self.check: CheckMode = check_on_read_default() if check is None else check
+        meta = read_json(self.path / "zarr.json")
+        try:
+            self._parse(meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStoreError(
+                f"{self.path / 'zarr.json'} is not valid array metadata ({exc!r}). "
+                f"{remedy(self.path)}"
+            ) from exc
+        self._indexes: dict[int, np.ndarray] = {}
+        self._crcs: np.ndarray | None = None
+        self._verified = np.zeros(0, bool)  # samples checked by this process ("once")
+        self._local = threading.local()
+
+    def _parse(self, meta: dict[str, Any]) -> None:
+        path = self.path
         self.shape = tuple(int(s) for s in meta["shape"])
         self.dtype = np.dtype(meta["data_type"])
         (shard_codec,) = _only(meta["codecs"], "sharding_indexed")
@@ -74,20 +133,19 @@ class ShardedArray:
         self._decoder = _decoder(cfg["codecs"], self.dtype, path)
         if meta.get("chunk_key_encoding", {}).get("name", "default") != "default":
             raise UnsupportedLayout(f"{path}: chunk key encoding")
-        self.fill_value = meta.get("fill_value", 0)
         self.per_shard = self.shard_shape[0]
         self.sample_nbytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        self._indexes: dict[int, np.ndarray] = {}
-        self._local = threading.local()
+        sidecar = meta.get("attributes", {}).get(CHECKSUM_ATTRIBUTE)
+        self._sidecar = None if sidecar is None else (path / sidecar).resolve()
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path, "check": self.check}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])
+        self.__init__(state["path"], check=state.get("check"))
 
     def close(self) -> None:
         """Close the shard files the calling thread opened (others close when GC'd)."""
@@ -110,10 +168,41 @@ class ShardedArray:
         if out is None:
             out = np.empty((len(indices), *self.shape[1:]), self.dtype)
         flat = out.reshape(len(indices), self.sample_nbytes // self.dtype.itemsize).view(np.uint8)
+        expected = None if self.check == "off" else self._checksums()
+        verified = self._verified if self.check == "once" else None
         order = np.argsort(indices, kind="stable")  # visit each shard file once, in order
         for slot in order:
-            self._read_sample(int(indices[slot]), flat[slot])
+            sample = int(indices[slot])
+            self._read_sample(sample, flat[slot])
+            if expected is not None and (verified is None or not verified[sample]):
+                self._check_sample(sample, flat[slot], int(expected[sample]))
+                if verified is not None:
+                    verified[sample] = True
         return out
+
+    def _checksums(self) -> np.ndarray | None:
+        """The sidecar's per-chunk crc32c, loaded once per process (they are small)."""
+        if self._crcs is None and self._sidecar is not None:
+            crcs = read_whole(self._sidecar)
+            if crcs.shape != (self.shape[0],):
+                raise CorruptStoreError(
+                    f"{self._sidecar} holds {crcs.shape} checksums for the {self.shape[0]} "
+                    f"samples of {self.path}. {remedy(self.path)}"
+                )
+            self._crcs = crcs
+            self._verified = np.zeros(self.shape[0], bool)
+        return self._crcs
+
+    def _check_sample(self, sample: int, data: np.ndarray, expected: int) -> None:
+        import google_crc32c
+
+        frozen = data.view()
+        frozen.flags.writeable = False  # google_crc32c takes read-only buffers only
+        if google_crc32c.value(frozen) != expected:
+            shard, within = divmod(sample, self.per_shard)
+            raise self._corrupt(
+                shard, f"sample {sample} (chunk {within}) fails its crc32c checksum"
+            )
 
     def read(self) -> np.ndarray:
         """The whole array."""
@@ -122,13 +211,8 @@ class ShardedArray:
     def _read_sample(self, sample: int, target: np.ndarray) -> None:
         shard, within = divmod(sample, self.per_shard)
         offset, nbytes = self._index(shard)[within]
-        if offset == EMPTY_CHUNK:
-            target[:] = np.frombuffer(
-                np.full(1, self.fill_value, self.dtype).tobytes()
-                * (len(target) // self.dtype.itemsize),
-                np.uint8,
-            )
-            return
+        if offset == EMPTY_CHUNK:  # writers write every chunk: a gap is damage, not fill
+            raise self._corrupt(shard, f"chunk {within} (sample {sample}) is missing")
         fd = self._fd(shard)
         if self._decoder is None:
             got = os.preadv(fd, [target], int(offset))
@@ -156,8 +240,6 @@ class ShardedArray:
     def _load_index(self, shard: int) -> np.ndarray:
         size = 16 * self.per_shard + (4 if self._index_crc else 0)
         fd = self._fd(shard)
-        if fd < 0:
-            return np.full((self.per_shard, 2), EMPTY_CHUNK, np.uint64)
         end = os.fstat(fd).st_size
         if end < size:
             raise self._corrupt(shard, f"file of {end} bytes is shorter than its index")
@@ -192,7 +274,7 @@ class ShardedArray:
         try:
             handle = io.FileIO(self._shard_path(shard), "r")
         except FileNotFoundError:
-            return -1  # a shard never written holds fill values only
+            raise self._corrupt(shard, "the shard file is missing") from None
         files[shard] = handle
         if len(files) > MAX_OPEN_FILES:
             files.popitem(last=False)[1].close()
@@ -203,10 +285,10 @@ class ShardedArray:
 
     def _corrupt(self, shard: int, what: str) -> CorruptStoreError:
         first = shard * self.per_shard
+        last = min(first + self.per_shard, self.shape[0]) - 1
         return CorruptStoreError(
-            f"{self._shard_path(shard)} (samples {first}-{first + self.per_shard - 1}) is corrupt: "
-            f"{what}. Run `neural-datasets verify` on the dataset, then `neural-datasets rm` and "
-            f"fetch it again."
+            f"{self._shard_path(shard)} (samples {first}-{last}) is corrupt: {what}. "
+            f"{remedy(self.path)}"
         )
 
 
@@ -246,31 +328,76 @@ def _decoder(codecs: list[dict[str, Any]], dtype: np.dtype, path: Path) -> Any:
 
 
 def read_whole(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read a small single-chunk uncompressed array, as :func:`.writer.write_array` writes them.
+    """Read a small uncompressed array whole, as :func:`.writer.write_array` writes them.
 
-    Thread-free like :class:`ShardedArray`; other layouts are read with zarr-python.
+    Thread-free like :class:`ShardedArray`; other codecs are read with
+    zarr-python. Every chunk file must exist and have its full size, and a
+    chunk whose crc32c the writer recorded (the ``crc32c`` attribute) must
+    match it.
+
+    Raises
+    ------
+    CorruptStoreError
+        When the metadata is unreadable, or a chunk file is missing, short or
+        fails its checksum. Fill values never stand in for missing chunks.
     """
     path = Path(path)
-    meta = json.loads((path / "zarr.json").read_text())
-    shape = tuple(int(s) for s in meta["shape"])
-    chunk = tuple(int(s) for s in meta["chunk_grid"]["configuration"]["chunk_shape"])
-    names = [c["name"] for c in meta["codecs"]]
+    meta = read_json(path / "zarr.json")
+    try:
+        shape = tuple(int(s) for s in meta["shape"])
+        chunk = tuple(int(s) for s in meta["chunk_grid"]["configuration"]["chunk_shape"])
+        names = [c["name"] for c in meta["codecs"]]
+        keys = chunk_keys(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptStoreError(
+            f"{path / 'zarr.json'} is not valid array metadata ({exc!r}). {remedy(path)}"
+        ) from exc
+    missing = [key for key in keys if not (path / key).is_file()]
+    if missing:
+        raise CorruptStoreError(
+            f"{path / missing[0]} is missing ({len(missing)} of the {len(keys)} chunk files of "
+            f"{path.name}). {remedy(path)}"
+        )
     try:
         dtype = np.dtype(meta["data_type"])
     except TypeError:
         dtype = None
-    if dtype is None or names != ["bytes"] or chunk != tuple(max(s, 1) for s in shape):
+    if dtype is None or names != ["bytes"]:
         import zarr
 
-        return zarr.open_array(str(path), mode="r")[...]
+        return np.asarray(zarr.open_array(str(path), mode="r")[...])
     if dtype.itemsize > 1:
-        dtype = dtype.newbyteorder(
-            "<" if meta["codecs"][0]["configuration"]["endian"] == "little" else ">"
+        endian = meta["codecs"][0].get("configuration", {}).get("endian", "little")
+        dtype = dtype.newbyteorder("<" if endian == "little" else ">")
+    out = np.empty(shape, dtype)
+    expected_crc = meta.get("attributes", {}).get("crc32c") if len(keys) == 1 else None
+    for key in keys:
+        where = tuple(
+            slice(i * c, min((i + 1) * c, s))
+            for i, c, s in zip(map(int, key.split("/")[1:]), chunk, shape)
         )
-    chunk_file = path.joinpath("c", *(["0"] * max(len(shape), 1)))
-    if not chunk_file.exists():
-        return np.full(shape, meta.get("fill_value", 0), dtype)
-    return np.fromfile(chunk_file, dtype).reshape(shape)
+        out[where] = _read_chunk(path / key, dtype, chunk, expected_crc)[
+            tuple(slice(0, w.stop - w.start) for w in where)
+        ]
+    return out
+
+
+def _read_chunk(
+    file: Path, dtype: np.dtype, chunk: tuple[int, ...], expected_crc: int | None
+) -> np.ndarray:
+    data = file.read_bytes()
+    nbytes = int(np.prod(chunk, dtype=np.int64)) * dtype.itemsize
+    if len(data) != nbytes:
+        raise CorruptStoreError(
+            f"{file} is {len(data)} bytes, a chunk of {chunk} {dtype} holds {nbytes}: it is "
+            f"truncated or damaged. {remedy(file)}"
+        )
+    if expected_crc is not None:
+        import google_crc32c
+
+        if google_crc32c.value(data) != int(expected_crc):
+            raise CorruptStoreError(f"{file} fails its crc32c checksum. {remedy(file)}")
+    return np.frombuffer(data, dtype).reshape(chunk)
 
 
 def open_sample_array(location: str | os.PathLike[str]) -> Any:

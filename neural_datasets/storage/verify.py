@@ -1,14 +1,16 @@
-"""``verify_store``: recompute every chunk checksum of a store."""
+"""``verify_store``: prove a store complete and every byte of it intact."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..errors import CorruptStoreError
 from .layout import CHECKSUM_GROUP, SAMPLES_PER_SHARD, read_attributes, sample_arrays
+from .manifest import manifest_problems, read_json
 from .reader import open_sample_array, read_whole
 from .writer import chunk_crc32c
 
@@ -19,11 +21,15 @@ def verify_store(
     batch: int = SAMPLES_PER_SHARD,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Recompute every chunk checksum of ``store``; return a list of problems.
+    """Check that ``store`` is complete and intact; return a list of problems.
 
-    An empty list means every sample of every sample array decodes and matches
-    the crc32c recorded when the store was written. Each problem names the
-    array, the sample indices and the shard file that holds them.
+    An empty list means: the completion marker seals the checksum manifest;
+    every file the manifest lists exists with its recorded size and crc32c,
+    and no other file is present; every array has all its chunk files; every
+    sample array has as many samples as its checksum sidecar, and they match
+    the per-chunk crc32c recorded at conversion; per-source record counts in
+    the root attributes (``records_per_file``) add up to the stored samples.
+    Each problem names the file or the samples affected.
 
     Examples
     --------
@@ -32,37 +38,92 @@ def verify_store(
     []
     """
     store = Path(store)
-    problems: list[str] = []
-    read_attributes(store)
+    problems = manifest_problems(store)
+    if problems and "incomplete" in problems[0]:
+        return problems  # nothing else can be trusted without the seal
+    try:
+        attributes = read_attributes(store)
+    except CorruptStoreError as exc:
+        return [*problems, str(exc)]
+    try:
+        problems += _record_count_problems(store, attributes)
+    except CorruptStoreError as exc:  # damaged metadata: a finding, not a crash
+        problems.append(str(exc))
     for name in sample_arrays(store):
+        problems += _chunk_problems(store, name, batch, progress)
+    return list(dict.fromkeys(problems))  # one damaged file can trip several checks alike
+
+
+def _chunk_problems(
+    store: Path, name: str, batch: int, progress: Callable[[int], None] | None
+) -> list[str]:
+    """Per-sample crc32c of one sample array against its sidecar, naming bad samples."""
+    try:
+        data = open_sample_array(store / name)
+        if hasattr(data, "check"):
+            data.check = "off"  # compared below, to report every bad sample rather than the first
+        expected = read_whole(store / CHECKSUM_GROUP / name)
+    except Exception as exc:  # any damage to metadata is a finding, not a crash
+        return [f"{name}: cannot open ({exc})"]
+    if len(expected) != len(data):
+        return [f"{name}: {len(data)} samples but {len(expected)} checksums"]
+    problems = []
+    shard = int(getattr(data, "per_shard", SAMPLES_PER_SHARD))
+    for start in range(0, len(expected), batch):
+        stop = min(start + batch, len(expected))
+        where = _shard_file(store / name, start // shard)
         try:
-            data = open_sample_array(store / name)
-            expected = read_whole(store / CHECKSUM_GROUP / name)
-        except Exception as exc:  # any damage to metadata is a finding, not a crash
-            problems.append(f"{name}: cannot open ({exc})")
+            block = data.take(np.arange(start, stop))
+        except Exception as exc:
+            problems.append(f"{name}: samples {start}-{stop - 1} unreadable in {where} ({exc})")
+        else:
+            bad = np.flatnonzero(chunk_crc32c(block) != expected[start:stop]) + start
+            if len(bad):
+                problems.append(
+                    f"{name}: samples {_ranges(bad)} fail their crc32c checksum ({where})"
+                )
+        if progress is not None:
+            progress(stop - start)
+    return problems
+
+
+def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]:
+    """Compare each namespace's ``records_per_file`` with the samples the store holds.
+
+    Converters that read several source files record how many records each
+    held; their sum must be every sample array's length, and when a
+    ``source_shard`` column says where each sample came from, its counts must
+    match file by file (an empty or dropped source shows up here).
+    """
+    problems = []
+    arrays = {name: len(open_sample_array(store / name)) for name in sample_arrays(store)}
+    for namespace, values in sorted(attributes.items()):
+        counts = values.get("records_per_file") if isinstance(values, dict) else None
+        if counts is None:
             continue
-        shard = int(getattr(data, "per_shard", SAMPLES_PER_SHARD))
-        for start in range(0, len(expected), batch):
-            stop = min(start + batch, len(expected))
-            where = _shard_file(store / name, start // shard)
+        total = int(sum(counts))
+        for name, length in sorted(arrays.items()):
+            if length != total:
+                problems.append(
+                    f"{name}: {length} samples, but {namespace}.records_per_file adds up to {total}"
+                )
+        if (store / "source_shard" / "zarr.json").is_file():
             try:
-                block = data.take(np.arange(start, stop))
-            except Exception as exc:
-                problems.append(f"{name}: samples {start}-{stop - 1} unreadable in {where} ({exc})")
-            else:
-                bad = np.flatnonzero(chunk_crc32c(block) != expected[start:stop]) + start
-                if len(bad):
+                found = np.bincount(read_whole(store / "source_shard"), minlength=len(counts))
+            except (CorruptStoreError, ValueError) as exc:
+                problems.append(f"source_shard: unreadable ({exc})")
+                continue
+            for index, (want, got) in enumerate(zip(counts, found.tolist())):
+                if want != got:
                     problems.append(
-                        f"{name}: samples {_ranges(bad)} fail their crc32c checksum ({where})"
+                        f"source file {index}: {namespace}.records_per_file says {want} records, "
+                        f"the store holds {got} samples from it"
                     )
-            if progress is not None:
-                progress(stop - start)
     return problems
 
 
 def _shard_file(array_dir: Path, shard_index: int) -> Path:
-    meta = json.loads((array_dir / "zarr.json").read_text())
-    ndim = len(meta["shape"])
+    ndim = len(read_json(array_dir / "zarr.json")["shape"])
     return array_dir.joinpath("c", str(shard_index), *(["0"] * (ndim - 1)))
 
 

@@ -30,20 +30,24 @@ def write_array(
     """Write a small whole array (labels, coordinates) as one uncompressed chunk.
 
     One raw chunk is read back by :func:`~neural_datasets.storage.reader.read_whole` in a
-    single ``fromfile``, without a threaded reader.
+    single read, without a threaded reader, and checked against the chunk's
+    crc32c, recorded in the array's ``crc32c`` attribute.
     """
+    import google_crc32c
     import zarr
 
     data = np.ascontiguousarray(data)
+    little = data.astype(data.dtype.newbyteorder("<"), copy=False)
     zarr.create_array(
         store=str(root),
         name=name,
         data=data,
         chunks=tuple(max(s, 1) for s in data.shape),
         compressors=None,
-        attributes=attrs,
+        attributes={**attrs, "crc32c": google_crc32c.value(little.tobytes())},
         dimension_names=tuple(dimension_names) if dimension_names else None,
         overwrite=True,
+        config={"write_empty_chunks": True},  # an all-zero column is data, not a missing chunk
     )
 
 
@@ -65,10 +69,12 @@ def write_samples(root: Path, name: str, start: int, block: np.ndarray) -> None:
     """
     import zarr
 
-    group = zarr.open_group(store=str(root), mode="r+", zarr_format=3)
-    if not write_shards(root / name, start, block):
-        group[name][start : start + len(block)] = block
-    group[f"{CHECKSUM_GROUP}/{name}"][start : start + len(block)] = chunk_crc32c(block)
+    # zarr-python skips chunks equal to the fill value; readers treat a missing chunk as damage.
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        group = zarr.open_group(store=str(root), mode="r+", zarr_format=3)
+        if not write_shards(root / name, start, block):
+            group[name][start : start + len(block)] = block
+        group[f"{CHECKSUM_GROUP}/{name}"][start : start + len(block)] = chunk_crc32c(block)
 
 
 def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) -> bool:
@@ -80,7 +86,7 @@ def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) ->
     Returns ``False`` (writing nothing) for layouts this writer does not
     handle: compressed chunks, or a checksum codec other than the index's.
     """
-    array = ShardedArray(path)
+    array = ShardedArray(path, check="off")
     if array._decoder is not None or not array._index_crc:
         return False
     stop = start + len(block)
@@ -105,9 +111,12 @@ def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) ->
         target = array._shard_path((start + first) // array.per_shard)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as out:
-            out.write(chunks.data)
-            out.write(index_bytes)
-            out.write(google_crc32c.value(index_bytes).to_bytes(4, "little"))
-        os.replace(tmp, target)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(chunks.data)
+                out.write(index_bytes)
+                out.write(google_crc32c.value(index_bytes).to_bytes(4, "little"))
+            os.replace(tmp, target)
+        finally:  # a full disk must not leave a partial temporary behind
+            tmp.unlink(missing_ok=True)
     return True

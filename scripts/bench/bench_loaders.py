@@ -8,7 +8,9 @@ Every pipeline reads the same ClickMe-format data, in one run, in batches of 64:
     plus a record shuffle buffer;
 (b) the per-sample PyTorch path of the lab's code (``baselines.py``), with 0
     and 2 workers;
-(c) ``neural_datasets.torch.loader`` on our store of those records, with 0 and 2 workers;
+(c) ``neural_datasets.torch.loader`` on our store of those records, with 0 and 2 workers
+    (c0 checks each chunk's crc32c the first time the process reads it, the default; c0a on
+    every read, which is also what c0's first epoch costs; c0u never);
 (d) ``neural_datasets.tf.dataset`` on the same store;
 (e) a NumPy gather of the same bytes from memory (the ceiling for uint8 batches).
 
@@ -95,14 +97,27 @@ def harmonization_tfdata(data: Data) -> Epoch:
     return lambda epoch: sum(int(images.shape[0]) for images, _, _ in ds)
 
 
-def torch_loader(num_workers: int) -> Callable[[Data], Epoch]:
-    """(c) ``neural_datasets.torch.loader`` with ``num_workers`` workers (fork, persistent)."""
+def torch_loader(num_workers: int, check: str = "once") -> Callable[[Data], Epoch]:
+    """(c) ``neural_datasets.torch.loader`` with ``num_workers`` workers (fork, persistent).
+
+    ``check`` is the checksum-on-read mode the store is opened with (its cost is measured
+    by the c0 variants: ``once``, the default, ``always`` and ``off``).
+    """
 
     def make(data: Data) -> Epoch:
         from neural_datasets import ClickMe
+        from neural_datasets.storage.reader import ENV_CHECK_ON_READ
         from neural_datasets.torch import loader
 
-        batches = loader(ClickMe.open(data.store), BATCH, num_workers=num_workers)
+        before = os.environ.get(ENV_CHECK_ON_READ)
+        os.environ[ENV_CHECK_ON_READ] = check
+        try:
+            ds = ClickMe.open(data.store)  # readers take the setting when opened
+        finally:
+            os.environ.pop(ENV_CHECK_ON_READ)
+            if before is not None:
+                os.environ[ENV_CHECK_ON_READ] = before
+        batches = loader(ds, BATCH, num_workers=num_workers)
 
         def epoch(e: int) -> int:
             batches.set_epoch(e)
@@ -158,6 +173,18 @@ PIPELINES = [
         "b2", "per-sample PIL decode + transforms, DataLoader, 2 workers", per_sample_torch(2)
     ),
     Pipeline("c0", "neural_datasets.torch.loader, num_workers=0", torch_loader(0)),
+    Pipeline(
+        "c0a",
+        "neural_datasets.torch.loader, num_workers=0, checksum on every read",
+        torch_loader(0, check="always"),
+        rss=False,
+    ),
+    Pipeline(
+        "c0u",
+        "neural_datasets.torch.loader, num_workers=0, checksum-on-read off",
+        torch_loader(0, check="off"),
+        rss=False,
+    ),
     Pipeline("c2", "neural_datasets.torch.loader, num_workers=2", torch_loader(2)),
     Pipeline("d", "neural_datasets.tf.dataset", tf_dataset),
     Pipeline("e", "NumPy gather from memory (ceiling)", numpy_memcpy, rss=False),

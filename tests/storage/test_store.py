@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import neural_datasets as nd
 from neural_datasets.cli import main
-from neural_datasets.storage import layout, verify, writer
+from neural_datasets.storage import layout, manifest, verify, writer
 from neural_datasets.storage.reader import ShardedArray, read_whole
 from neural_datasets.storage.remote import LazyArray
 
@@ -96,7 +96,10 @@ def test_verify_finds_a_corrupted_chunk(tmp_path: Path, capsys) -> None:
     data[7 * sample_bytes + 1000] ^= 0xFF  # one bit-flipped byte in sample 7
     shard.write_bytes(bytes(data))
     problems = nd.verify("clickme-sample", cache_dir=tmp_path, progress=False)
-    assert problems == [f"image: samples 7 fail their crc32c checksum ({shard})"]
+    assert problems == [
+        f"image/c/0/0/0/0: fails its crc32c checksum ({shard})",
+        f"image: samples 7 fail their crc32c checksum ({shard})",
+    ]
     assert main(["verify", "clickme-sample", "--cache-dir", str(tmp_path), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "samples 7 fail" in err and "neural-datasets rm clickme-sample" in err
@@ -170,6 +173,7 @@ def test_native_shard_writer_is_read_identically_by_zarr_and_tensorstore(
     np.testing.assert_array_equal(zarr.open_array(str(root / "x"), mode="r")[...], data)
     np.testing.assert_array_equal(LazyArray(root / "x").read(), data)
     assert not list(root.rglob("*.tmp"))
+    manifest.seal(root)
     assert verify.verify_store(root) == []
 
 

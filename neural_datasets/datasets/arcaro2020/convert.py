@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ TOP_FOLDER = "Arcaro2020"
 RESPONSE_DIMS = ("image", "x", "y", "time", "channel")
 STIMULUS_DIMS = ("image", "height", "width", "rgb")
 POSTERIOR, CENTRAL = "posterior_it", "central_it"
+# A stimulus is a photograph of a few hundred pixels a side; anything larger is refused unread.
+MAX_STIMULUS_FILE_BYTES = 64 << 20
 # Shards are encoded whole in memory, and one George image holds 17*17*63 floats per ms.
 _SHARD_BYTES = 128 << 20
 
@@ -228,13 +231,19 @@ def _read_stimuli(archive: ZipArchive, monkey: Monkey, names: list[str]) -> list
 def _decode(archive: ZipArchive, member: str) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with archive.open(member) as f:
-        data = f.read()
+    data = archive.read(member, max_size=MAX_STIMULUS_FILE_BYTES)
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            # cv2.imread, which the paper's loader uses, applies EXIF orientation.
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                # cv2.imread, which the paper's loader uses, applies EXIF orientation.
+                return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ConversionError(
+            f"{archive.path.name}:{member} declares an image too large to be a stimulus ({exc})."
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ConversionError(
             f"{archive.path.name}:{member} is not a readable image ({exc})."
         ) from exc
