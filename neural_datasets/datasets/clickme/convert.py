@@ -75,6 +75,13 @@ def convert(
     """
     workers = max(1, workers or _usable_cpus())
     plan = _plan([(remote.path, sources[remote.path]) for remote in spec.files], workers)
+    for remote, source in zip(spec.files, plan):
+        if remote.sha256 and remote.sha256 != source.sha256:
+            raise ConversionError(
+                f"{spec.name}: {source.path} changed after it was checked (sha256 {source.sha256}"
+                f", expected {remote.sha256}). Something else is writing to it: stop that, then "
+                f"call again."
+            )
     empty = [source.name for source in plan if len(source.records) == 0]
     if empty:
         raise ConversionError(
