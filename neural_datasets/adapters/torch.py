@@ -342,7 +342,7 @@ def _unguarded_main_call() -> tuple[str, int] | None:
     module = getattr(getattr(main, "__spec__", None), "name", None) or ""
     if main is None or not script or module == "__main__" or module.endswith(".__main__"):
         return None  # a REPL, a notebook, python -c, python -m pkg: nothing is re-run
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     while frame is not None and not (
         frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)
     ):

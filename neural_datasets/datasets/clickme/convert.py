@@ -275,7 +275,11 @@ def _convert_unit(
                 i += 1
     writer.write_samples(building, "image", unit.first, images)
     writer.write_samples(building, "heatmap", unit.first, heatmaps)
-    columns = {"label": labels, "source_shard": shard_of, "source_record": record_of}
+    columns: dict[str, np.ndarray] = {
+        "label": labels,
+        "source_shard": shard_of,
+        "source_record": record_of,
+    }
     _save_atomically(unit.columns(building), columns)
     _write_atomically(unit.mark(building), json.dumps([list(s) for s in unit.sources]))
     return n
@@ -293,7 +297,7 @@ def _decode_record(data: bytes, image: np.ndarray, heatmap: np.ndarray) -> int:
 
 def _save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 

@@ -58,3 +58,11 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         nd.ClickMe.from_tfrecords([])
     with pytest.raises(nd.InvalidArgumentError, match="nope.tfrecords is not a file"):
         nd.ClickMe.from_tfrecords([tmp_path / "nope.tfrecords"])
+
+
+def test_the_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    blocks = [b for b in readme.split("```python\n")[1:] if "from_tfrecords" in b.split("```")[0]]
+    assert len(blocks) == 1
+    exec(compile(blocks[0].split("```")[0], "README.md", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out.strip() == "48 (2, 256, 256, 3)"
