@@ -266,7 +266,7 @@ class _Checker:
             f"them for everyone, run `neural-datasets pin {self.spec.name}` and add its lines "
             f"to the dataset's checksums.tsv.",
             UnpinnedFileWarning,
-            stacklevel=4,
+            stacklevel=6,  # the caller of fetch()
         )
 
 
