@@ -18,7 +18,6 @@ between is converted again and never mixed with the old one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConversionError, CorruptRecordError
+from ...fetching.hashes import file_sha256
 from ...formats.tfrecord import decode_clickme_example, index_records, read_record
 from ...storage import layout, writer
 from ..spec import DatasetSpec
@@ -120,18 +120,10 @@ def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[Source]:
 
     def scan(item: tuple[str, Path]) -> Source:
         name, path = item
-        return Source(name, path, _sha256(path), index_records(path))
+        return Source(name, path, file_sha256(path), index_records(path))
 
     with ThreadPoolExecutor(workers, thread_name_prefix="clickme-plan") as pool:
         return list(pool.map(scan, named_paths))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _prepare(building: Path, total: int) -> None:
