@@ -146,7 +146,8 @@ def _require_raw_files_or_network(
             f"{spec.name} is not in the cache at {cache.folder} ({len(missing)} of "
             f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and NEURAL_DATASETS_OFFLINE "
             f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point --cache-dir at a cache "
-            f"that holds it, or use a file:// --base-url."
+            f"that holds it, name a folder holding the files with --from, or use a file:// "
+            f"--base-url."
         )
 
 
