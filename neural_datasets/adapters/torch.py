@@ -318,7 +318,9 @@ def _worker_start_method(source: BatchSource, requested: str | None) -> str | No
         requested = requested or "forkserver"
     elif requested is None and sys.platform.startswith("linux"):
         requested = "fork"
-    method = requested or multiprocessing.get_start_method()
+    # Not get_start_method(): without allow_none it fixes the default for the whole process.
+    # Only non-Linux platforms get here with nothing requested; their default is spawn.
+    method = requested or multiprocessing.get_start_method(allow_none=True) or "spawn"
     unguarded = _unguarded_main_call() if method != "fork" else None
     if unguarded:
         script, line = unguarded
