@@ -77,11 +77,12 @@ def test_unguarded_script_converts_a_multi_shard_dataset(served, tmp_path: Path)
             """
         )
     )
+    before = [server.state.count(f) for f in files]  # the server is shared by the module
     result = _run([sys.executable, str(script)], tmp_path)
     assert result.stdout.count("SCRIPT RAN") == 1  # never re-imported by a worker
     labels = json.loads(result.stdout.split("LABELS ")[1])
     assert labels == _expected_labels()
-    assert [server.state.count(f) for f in files] == [1] * SHARDS
+    assert [server.state.count(f) - n for f, n in zip(files, before)] == [1] * SHARDS
     assert verify_store(tmp_path / "cache" / "clickme-local" / "store.zarr") == []
 
 
@@ -171,3 +172,35 @@ def test_loader_reads_what_was_converted(served, tmp_path: Path, monkeypatch) ->
         (files[3], 127),
     ]
     np.testing.assert_array_equal(ds.read_batch(np.arange(512))["label"], _expected_labels())
+
+
+def test_first_use_in_two_ddp_ranks(served, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    server, files = served
+    script = tmp_path / "ddp_train.py"  # unguarded; torchrun runs it once per rank
+    script.write_text(
+        _prelude(server, files, tmp_path / "cache")
+        + textwrap.dedent(
+            """
+            import os
+            ds = nd.ClickMe.open(nd.fetch("clickme-local", cache_dir=CACHE, progress=False))
+            print("RANK", os.environ["RANK"], len(ds), flush=True)
+            """
+        )
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+    ]
+    before = [server.state.count(f) for f in files]
+    result = _run(command, tmp_path)
+    assert sorted(line for line in result.stdout.splitlines() if line.startswith("RANK")) == [
+        "RANK 0 512",
+        "RANK 1 512",
+    ]
+    # One rank downloaded and converted; the other waited for it.
+    assert [server.state.count(f) - n for f, n in zip(files, before)] == [1] * SHARDS
