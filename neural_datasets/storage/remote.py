@@ -67,6 +67,14 @@ def _offline() -> bool:
     )
 
 
+def _require_online(location: str) -> None:
+    if is_url(location) and _offline():
+        raise OfflineError(
+            f"{location} is a remote store and NEURAL_DATASETS_OFFLINE is set, so it is not "
+            f"opened. Unset NEURAL_DATASETS_OFFLINE, or open a local copy of the store by path."
+        )
+
+
 def wait_for(future: Any, location: str, what: str) -> Any:
     """The result of a tensorstore ``future`` on ``location``; remote waits are bounded."""
     if not is_url(location):
@@ -104,11 +112,7 @@ def open_array(location: str | os.PathLike[str]) -> Any:
     import tensorstore as ts
 
     text = os.fspath(location)
-    if is_url(text) and _offline():
-        raise OfflineError(
-            f"{text} is a remote store and NEURAL_DATASETS_OFFLINE is set, so it is not opened. "
-            f"Unset NEURAL_DATASETS_OFFLINE, or open a local copy of the store by path."
-        )
+    _require_online(text)
     spec = {
         "driver": "zarr3",
         "kvstore": kvstore_spec(location),
@@ -117,6 +121,20 @@ def open_array(location: str | os.PathLike[str]) -> Any:
         "recheck_cached_metadata": False,
     }
     return wait_for(ts.open(spec, read=True, open=True), text, "opening")
+
+
+def read_metadata(location: str, name: str = "zarr.json") -> dict[str, Any]:
+    """The JSON document ``name`` of the remote store at ``location`` (bounded like a read)."""
+    import json
+
+    import tensorstore as ts
+
+    _require_online(location)
+    store = wait_for(ts.KvStore.open(kvstore_spec(location)), location, "opening")
+    found = wait_for(store.read(name), location, "reading")
+    if found.state != "value":
+        raise DownloadError(f"{location}/{name} does not exist: is this a published store?")
+    return json.loads(bytes(found.value))
 
 
 class LazyArray:

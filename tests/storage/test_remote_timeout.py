@@ -7,8 +7,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from support.httpserver import LocalHTTPServer
+
+import neural_datasets as nd
 
 
 @pytest.fixture
@@ -90,3 +94,11 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k != "NEURAL_DATASETS_OFFLINE"}
+
+
+def test_remote_attributes_are_read_with_the_same_bounds(tmp_path: Path) -> None:
+    local = nd.ClickMe("sample", cache_dir=tmp_path, progress=False)
+    with LocalHTTPServer(tmp_path) as server:
+        remote = nd.ClickMe.open(f"{server.url}/clickme-sample/store.zarr")
+        assert remote.attrs == local.attrs
+        assert remote.source(47) == local.source(47)

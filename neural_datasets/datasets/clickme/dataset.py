@@ -189,9 +189,9 @@ class ClickMe(StoreDataset):
     def attrs(self) -> dict[str, Any]:
         """The store's provenance attributes (sources and their sha256, versions, dates)."""
         if is_url(self.location):
-            import zarr
+            from ...storage.remote import read_metadata
 
-            return dict(zarr.open_group(self.location, mode="r").attrs)
+            return dict(read_metadata(self.location).get("attributes", {}))
         from ...storage.layout import read_attributes
 
         return read_attributes(Path(self.location))
