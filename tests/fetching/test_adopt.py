@@ -161,3 +161,28 @@ def test_offline_fetch_works_from_existing_copies(
     with pytest.warns(UnpinnedFileWarning):
         store = nd.fetch("clickme-val", cache_dir=tmp_path / "c", progress=False)
     assert len(nd.ClickMe.open(store)) == 72
+
+
+@pytest.mark.parametrize("can_link", [True, False])
+def test_link_or_copy_never_touches_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, can_link: bool
+) -> None:
+    import errno
+
+    from neural_datasets.fetching import adopt
+
+    source = _put(tmp_path / "keras" / "clickme_val_0", b"shard bytes")
+    source.chmod(0o444)
+    before = _fingerprint([source])
+    if not can_link:  # another file system
+
+        def cross_device(*args: object) -> None:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(adopt.os, "link", cross_device)
+    target = tmp_path / "cache" / "raw" / "val" / "val-0.tfrecords"
+    adopt.link_or_copy(source, target)
+    assert target.read_bytes() == b"shard bytes"
+    assert os.path.samefile(source, target) is can_link
+    assert _fingerprint([source]) == before
+    assert [p.name for p in target.parent.iterdir()] == ["val-0.tfrecords"]  # no temporaries
