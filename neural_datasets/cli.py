@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     fetch = command("fetch", "download, verify and convert datasets", "+")
     fetch.add_argument("--base-url", help="a mirror with the same relative layout")
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    fetch.add_argument(
+        "--from",
+        dest="from_dir",
+        metavar="DIR",
+        help="reuse raw files already in DIR (our names or the Keras cache's), checked like "
+        "downloads and never modified; $KERAS_HOME or ~/.keras is always searched",
+    )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     command("path", "print the path of a dataset's store (fetched or not)", "1")
@@ -193,6 +200,7 @@ def _fetch(args: argparse.Namespace) -> int:
                 cache_dir=args.cache_dir,
                 base_url=args.base_url,
                 progress=not args.no_progress,
+                from_dir=args.from_dir,
             )
         for warning in caught:
             print(f"neural-datasets: warning: {warning.message}", file=sys.stderr)

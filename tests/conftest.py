@@ -22,6 +22,8 @@ def _isolated_cache(
     """Never let a test read or write the user's real cache, or be steered by their env."""
     monkeypatch.setenv("NEURAL_DATASETS_HOME", str(tmp_path_factory.mktemp("default-cache")))
     monkeypatch.delenv("NEURAL_DATASETS_OFFLINE", raising=False)
+    # fetch reuses files from the Keras cache: never the user's real one in tests.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras-home")))
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from neural_datasets.adapters.batches import IMAGE_KEYS, BatchSource, channels_l
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 from neural_datasets.datasets.indexing import coerce_index
+from neural_datasets.errors import NeuralDatasetsError
 
 __all__ = ["BatchDataset", "ClickMeDataset", "EpochBatchSampler", "ITPairs", "Loader", "loader"]
 
@@ -249,9 +250,14 @@ def loader(
     prefetch_factor
         As ``torch.utils.data.DataLoader``.
     multiprocessing_context
-        ``"fork"``, ``"spawn"`` or ``"forkserver"``. Default: the platform's,
-        except ``"forkserver"`` for stores opened from a URL, which cannot be
-        read in forked workers (see :func:`~neural_datasets.adapters.batches.fork_safe`).
+        ``"fork"``, ``"spawn"`` or ``"forkserver"``. Default: ``"fork"`` on
+        Linux, which never re-runs your script in the workers, except
+        ``"forkserver"`` for stores opened from a URL, which cannot be read in
+        forked workers (see :func:`~neural_datasets.adapters.batches.fork_safe`);
+        elsewhere the platform's. ``"spawn"`` and ``"forkserver"`` run your
+        script again in each worker: started from a script without an
+        ``if __name__ == "__main__":`` guard they are refused at once, with
+        that advice, instead of failing inside multiprocessing.
     num_replicas, rank
         Default: from ``torch.distributed`` when initialised; then every rank
         reads a disjoint part of each epoch and the same number of batches.
@@ -275,13 +281,8 @@ def loader(
     """
     if not isinstance(ds, BatchDataset):
         ds = BatchDataset(ds)
-    if num_workers > 0 and not fork_safe(ds.source):
-        if multiprocessing_context == "fork":
-            raise ValueError(
-                f"{ds.source!r} reads through tensorstore, which aborts in forked workers; "
-                f"use multiprocessing_context='forkserver' or 'spawn'."
-            )
-        multiprocessing_context = multiprocessing_context or "forkserver"
+    if num_workers > 0:
+        multiprocessing_context = _worker_start_method(ds.source, multiprocessing_context)
     sampler = EpochBatchSampler(
         len(ds),
         batch_size,
@@ -301,3 +302,76 @@ def loader(
         prefetch_factor=prefetch_factor,
         multiprocessing_context=multiprocessing_context,
     )
+
+
+def _worker_start_method(source: BatchSource, requested: str | None) -> str | None:
+    """The workers' start method: ``fork`` where the source allows it, as it never re-runs
+    ``__main__``; a method that does is refused when ``__main__`` has no guard."""
+    import multiprocessing
+    import sys
+
+    if not fork_safe(source):
+        if requested == "fork":
+            raise ValueError(
+                f"{source!r} reads through tensorstore, which aborts in forked workers; "
+                f"use multiprocessing_context='forkserver' or 'spawn'."
+            )
+        requested = requested or "forkserver"
+    elif requested is None and sys.platform.startswith("linux"):
+        requested = "fork"
+    # Not get_start_method(): without allow_none it fixes the default for the whole process.
+    # Only non-Linux platforms get here with nothing requested; their default is spawn.
+    method = requested or multiprocessing.get_start_method(allow_none=True) or "spawn"
+    unguarded = _unguarded_main_call() if method != "fork" else None
+    if unguarded:
+        script, line = unguarded
+        raise NeuralDatasetsError(
+            f"loader(num_workers>0) starts its workers with {method!r}, which runs {script} "
+            f"again from the top in every worker, and line {line} of it, which starts the "
+            f'loader, is not under `if __name__ == "__main__":`. Put the script\'s top-level '
+            f"code under that guard, or pass num_workers=0."
+        )
+    return requested
+
+
+def _unguarded_main_call() -> tuple[str, int] | None:
+    """``(script, line)`` of the module-level line of ``__main__`` running this call when a
+    spawned worker would run that line again (it is outside the ``__main__`` guard)."""
+    import ast
+    import sys
+
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    module = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if main is None or not script or module == "__main__" or module.endswith(".__main__"):
+        return None  # a REPL, a notebook, python -c, python -m pkg: nothing is re-run
+    frame: Any = sys._getframe(1)
+    while frame is not None and not (
+        frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    line = frame.f_lineno
+    try:
+        with open(script, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    guarded = any(
+        isinstance(node, ast.If)
+        and _is_main_guard(node.test)
+        and node.lineno <= line <= (node.end_lineno or node.lineno)
+        for node in ast.walk(tree)
+    )
+    return None if guarded else (script, line)
+
+
+def _is_main_guard(test: Any) -> bool:
+    """Whether an ``if`` test is ``__name__ == "__main__"`` (either way round)."""
+    import ast
+
+    if not (isinstance(test, ast.Compare) and len(test.comparators) == 1):
+        return False
+    sides = {ast.dump(test.left), ast.dump(test.comparators[0])}
+    return sides == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}

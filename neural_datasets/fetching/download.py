@@ -8,7 +8,10 @@ included (``file://``), so one code path is exercised everywhere.
 Bytes go to ``<output_file>.part`` and the file appears under its final name
 only once the whole body has arrived (one atomic rename). A dropped connection
 or a 5xx answer is retried with exponential backoff, resuming with an HTTP
-``Range`` request from the bytes already on disk.
+``Range`` request from the bytes already on disk; a server that ignores
+``Range`` (answers 200) restarts the file from byte 0. Retries stop once no
+byte has arrived for ``NEURAL_DATASETS_TIMEOUT`` seconds (default 30), so a
+dead network fails in about that long.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from ..errors import DownloadError
+from ..storage.remote import network_timeout
 
 PART_SUFFIX = ".part"
 
@@ -37,7 +41,11 @@ class ResumableDownloader:
     backoff
         Seconds before the first retry; doubled after each.
     timeout
-        ``(connect, read)`` timeouts in seconds for each request.
+        ``(connect, read)`` timeouts in seconds for each request. Default:
+        ``NEURAL_DATASETS_TIMEOUT`` (30 s) for reads, at most 10 s to connect.
+    give_up_after
+        Stop retrying once no byte has arrived for this many seconds.
+        Default: ``NEURAL_DATASETS_TIMEOUT``.
     chunk_size
         Bytes per read; a dropped connection loses at most one read.
 
@@ -53,13 +61,16 @@ class ResumableDownloader:
         progress: bool = True,
         retries: int = 5,
         backoff: float = 0.5,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        timeout: tuple[float, float] | None = None,
+        give_up_after: float | None = None,
         chunk_size: int = 1 << 16,
     ) -> None:
+        limit = network_timeout()
         self.progress = progress
         self.retries = retries
         self.backoff = backoff
-        self.timeout = timeout
+        self.timeout = timeout or (min(10.0, limit), limit)
+        self.give_up_after = limit if give_up_after is None else give_up_after
         self.chunk_size = chunk_size
 
     def __call__(
@@ -76,19 +87,27 @@ class ResumableDownloader:
         part = output.with_name(output.name + PART_SUFFIX)
         delay = self.backoff
         last_error: Exception | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(delay)
-                delay *= 2
+        last_progress = time.monotonic()
+        attempts = 0
+        for attempts in range(1, self.retries + 2):
+            have = _size_of(part)
             try:
                 self._transfer(url, part)
             except _Retryable as exc:
                 last_error = exc.__cause__ or exc
+                if _size_of(part) != have:
+                    last_progress = time.monotonic()
+                if time.monotonic() + delay - last_progress > self.give_up_after:
+                    break  # nothing arrives: the network or the server is down
+                if attempts <= self.retries:
+                    time.sleep(delay)
+                    delay *= 2
                 continue
             os.replace(part, output)
             return None
         raise DownloadError(
-            f"Could not download {url} after {self.retries + 1} attempts: {last_error}. "
+            f"Could not download {url} after {attempts} attempt{'s' if attempts > 1 else ''}: "
+            f"{last_error} (no data for {time.monotonic() - last_progress:.0f} s). "
             f"The {part.stat().st_size if part.exists() else 0} bytes received so far are kept in "
             f"{part} and the next fetch resumes from there. Check the network, or pass "
             f"--base-url to use a mirror."
@@ -184,6 +203,10 @@ class _Retryable(Exception):
 def _file_path(url: str) -> Path:
     parsed = urlparse(url)
     return Path(unquote(parsed.path))
+
+
+def _size_of(part: Path) -> int:
+    return part.stat().st_size if part.exists() else 0
 
 
 def _resume_point(part: Path, total: int) -> int:

@@ -7,6 +7,10 @@ published store. Every step writes under a temporary name and renames when
 complete, so a crash at any point leaves a cache the next call repairs:
 partial downloads are resumed, conversions resume or restart, and nothing is
 ever read as complete when it is not.
+
+Raw files already on this machine (the Keras cache of the lab's own loaders,
+or a folder named with ``from_dir``) are reused instead of downloaded, and
+checked like downloads (:mod:`.adopt`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import errno
 import os
 import shutil
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +28,10 @@ from ..datasets.spec import DatasetSpec, RemoteFile
 from ..errors import CacheNotWritableError, ChecksumMismatchError, OfflineError
 from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
+from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require_folder
 from .cache import DatasetCache, dataset_cache, offline
 from .download import ResumableDownloader
-from .hashes import HashRecords, check_file, move_aside
+from .hashes import HashRecords, UnpinnedFileWarning, check_file, expected_checksum, move_aside
 from .space import check_free_space
 
 LOCK_NOTICE_AFTER_S = 2.0
@@ -36,6 +43,7 @@ def fetch(
     cache_dir: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
     progress: bool = True,
+    from_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -54,6 +62,12 @@ def fetch(
         URL (``http(s)://`` or ``file://``).
     progress
         Show byte and sample progress bars.
+    from_dir
+        A folder holding some or all of the raw files already (a lab's shared
+        disk), under our names or the Keras cache's (``clickme_val_3``). They
+        are hard-linked or copied into the cache and checked like downloads,
+        never modified. The Keras cache (``$KERAS_HOME`` or ``~/.keras``) is
+        always searched.
 
     Returns
     -------
@@ -74,32 +88,68 @@ def fetch(
     """
     spec = get_spec(name)
     cache = dataset_cache(name, cache_dir)
+    require_folder(from_dir)
     if cache.is_published():
         return cache.store
-    _require_raw_files_or_network(spec, cache, base_url)
+    _require_raw_files_or_network(spec, cache, base_url, from_dir)
+
+    def build() -> Path:
+        check_free_space(spec, cache, base_url)
+        sources, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
+        return _convert_and_publish(spec, cache, sources, hashes, progress)
+
+    return _build_once(cache, build)
+
+
+def convert_local(
+    spec: DatasetSpec,
+    sources: dict[str, Path],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Convert local files into the store of ``spec`` in the cache, once; return the store.
+
+    For files the user hands over (``ClickMe.from_tfrecords``): they are read
+    where they are, not copied, and ``spec.files`` must pin their sha256 (the
+    converter checks them again as it reads). Concurrent callers are safe as
+    with :func:`fetch`.
+    """
+    cache = dataset_cache(spec.name, cache_dir)
+    if cache.is_published():
+        return cache.store
+    hashes = {remote.path: str(remote.sha256) for remote in spec.files}
+    return _build_once(cache, lambda: _convert_and_publish(spec, cache, sources, hashes, progress))
+
+
+def _build_once(cache: DatasetCache, build: Callable[[], Path]) -> Path:
+    """Run ``build`` under the cache's lock unless another process published the store."""
     lock = _acquire(cache)
     try:
         if cache.is_published():  # another process finished while we waited
             return cache.store
-        check_free_space(spec, cache, base_url)
-        sources, hashes = _ensure_raw_files(spec, cache, base_url, progress)
-        return _convert_and_publish(spec, cache, sources, hashes, progress)
+        return build()
     finally:
         lock.release()
 
 
 def _require_raw_files_or_network(
-    spec: DatasetSpec, cache: DatasetCache, base_url: str | None
+    spec: DatasetSpec,
+    cache: DatasetCache,
+    base_url: str | None,
+    from_dir: str | os.PathLike[str] | None,
 ) -> None:
     if not offline() or (base_url or spec.base_url).startswith("file://"):
         return
-    missing = [r.path for r in spec.files if not cache.raw_file(r.path).is_file()]
+    have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
+    missing = missing_without_copy(spec.files, have, from_dir)
     if missing:
         raise OfflineError(
             f"{spec.name} is not in the cache at {cache.folder} ({len(missing)} of "
             f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and NEURAL_DATASETS_OFFLINE "
             f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point --cache-dir at a cache "
-            f"that holds it, or use a file:// --base-url."
+            f"that holds it, name a folder holding the files with --from, or use a file:// "
+            f"--base-url."
         )
 
 
@@ -130,41 +180,97 @@ def _acquire(cache: DatasetCache) -> Any:
 
 
 def _ensure_raw_files(
-    spec: DatasetSpec, cache: DatasetCache, base_url: str | None, progress: bool
+    spec: DatasetSpec,
+    cache: DatasetCache,
+    base_url: str | None,
+    progress: bool,
+    from_dir: str | os.PathLike[str] | None,
 ) -> tuple[dict[str, Path], dict[str, str]]:
     records = HashRecords(cache.hashes)
     downloader = ResumableDownloader(progress=progress)
+    checker = _Checker(spec, cache, records)
+    reuse = Reuse()
     sources: dict[str, Path] = {}
-    hashes: dict[str, str] = {}
     for remote in _progress(spec.files, progress, f"{spec.name}: files"):
         path = cache.raw_file(remote.path)
         url = spec.url(remote, base_url)
         if path.is_file():
             try:
-                hashes[remote.path] = _check(path, remote, records, spec, url, cache)
+                checker(path, remote, url)
                 sources[remote.path] = path
                 continue
             except ChecksumMismatchError as exc:  # damaged on disk since: fetch it again
                 print(f"neural-datasets: {exc}\nDownloading it again.", file=sys.stderr)
+        copy = find_copy(remote, from_dir)
+        if copy is not None and _adopt(copy, path, remote, checker):
+            reuse.add(copy, path.stat().st_size)
+            sources[remote.path] = path
+            continue
         if offline() and not url.startswith("file://"):
             raise OfflineError(
                 f"{remote.path} of {spec.name} is missing and NEURAL_DATASETS_OFFLINE is set."
             )
         downloader(url, path)
-        hashes[remote.path] = _check(path, remote, records, spec, url, cache)
+        checker(path, remote, url)
         sources[remote.path] = path
-    return sources, hashes
+    if summary := reuse.summary(spec.name):
+        print(f"neural-datasets: {summary}", file=sys.stderr)
+    checker.warn_first_use()
+    return sources, checker.hashes
 
 
-def _check(
-    path: Path,
-    remote: RemoteFile,
-    records: HashRecords,
-    spec: DatasetSpec,
-    url: str,
-    cache: DatasetCache,
-) -> str:
-    return check_file(path, remote, records, spec=spec, url=url, quarantine=cache.quarantine)
+def _adopt(copy: Path, path: Path, remote: RemoteFile, checker: _Checker) -> bool:
+    """Take ``copy`` into the cache as ``path`` if it passes the checks of a download."""
+    link_or_copy(copy, path)
+    try:
+        checker(path, remote, copy.as_uri())
+    except ChecksumMismatchError:
+        print(
+            f"neural-datasets: the existing copy {copy} is not {remote.path} of "
+            f"{checker.spec.name} (its checksum does not match); leaving it untouched and "
+            f"downloading the file instead.",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+class _Checker:
+    """Checks raw files, collecting the files trusted on first use into one warning."""
+
+    def __init__(self, spec: DatasetSpec, cache: DatasetCache, records: HashRecords) -> None:
+        self.spec, self.cache, self.records = spec, cache, records
+        self.hashes: dict[str, str] = {}
+        self.first_use: list[str] = []
+
+    def __call__(self, path: Path, remote: RemoteFile, url: str) -> None:
+        first_use = expected_checksum(remote, self.records)[0] is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnpinnedFileWarning)  # one warning per fetch instead
+            self.hashes[remote.path] = check_file(
+                path,
+                remote,
+                self.records,
+                spec=self.spec,
+                url=url,
+                quarantine=self.cache.quarantine,
+            )
+        if first_use:
+            self.first_use.append(remote.path)
+
+    def warn_first_use(self) -> None:
+        if not self.first_use:
+            return
+        count = len(self.first_use)
+        files = f"{count} files have" if count > 1 else f"{self.first_use[0]} has"
+        warnings.warn(
+            f"{self.spec.name}: {files} no published checksum; trusted on first use, with "
+            f"their sha256 recorded in {self.records.path} and checked from now on. To pin "
+            f"them for everyone, run `neural-datasets pin {self.spec.name}` and add its lines "
+            f"to the dataset's checksums.tsv.",
+            UnpinnedFileWarning,
+            stacklevel=6,  # the caller of fetch()
+        )
 
 
 def _convert_and_publish(

@@ -5,6 +5,10 @@ zarr-python's default reader (BENCHMARKS.md). Like every threaded reader it
 must not be shared with a forked child: :class:`LazyArray` opens its handle on
 first use in each process and re-opens after a fork, so dataset objects can be
 pickled to spawned workers and inherited by forked ones alike.
+
+Every open and read of a remote store waits at most ``NEURAL_DATASETS_TIMEOUT``
+seconds (default 30) and then fails with a :class:`~neural_datasets.errors.DownloadError`
+that says so; with ``NEURAL_DATASETS_OFFLINE`` set, remote stores are refused at once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+
+from ..errors import DownloadError, OfflineError
+
+ENV_TIMEOUT = "NEURAL_DATASETS_TIMEOUT"
+DEFAULT_TIMEOUT_S = 30.0
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
@@ -27,6 +36,60 @@ def is_url(location: str | os.PathLike[str]) -> bool:
     """
     text = os.fspath(location)
     return "://" in text and not text.startswith("file://")
+
+
+def network_timeout() -> float:
+    """Seconds a network operation may wait: ``$NEURAL_DATASETS_TIMEOUT``, default 30.
+
+    Examples
+    --------
+    >>> import os
+    >>> network_timeout() == float(os.environ.get("NEURAL_DATASETS_TIMEOUT", 30))
+    True
+    """
+    text = os.environ.get(ENV_TIMEOUT, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise ValueError(f"{ENV_TIMEOUT}={text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{ENV_TIMEOUT}={text!r} must be a positive number of seconds")
+    return value
+
+
+def _offline() -> bool:
+    # The same switch as fetching.cache.offline(); storage must not import fetching.
+    return os.environ.get("NEURAL_DATASETS_OFFLINE", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
+
+
+def _require_online(location: str) -> None:
+    if is_url(location) and _offline():
+        raise OfflineError(
+            f"{location} is a remote store and NEURAL_DATASETS_OFFLINE is set, so it is not "
+            f"opened. Unset NEURAL_DATASETS_OFFLINE, or open a local copy of the store by path."
+        )
+
+
+def wait_for(future: Any, location: str, what: str) -> Any:
+    """The result of a tensorstore ``future`` on ``location``; remote waits are bounded."""
+    if not is_url(location):
+        return future.result()
+    timeout = network_timeout()
+    try:
+        return future.result(timeout=timeout)
+    except TimeoutError:
+        future.cancel()
+        raise DownloadError(
+            f"No answer within {timeout:.0f} s while {what} {location}. The network or the "
+            f"server is down, or (gs://, s3://) no cloud credentials are configured. Check the "
+            f"connection, or copy the store to a local disk and open it by path; "
+            f"{ENV_TIMEOUT} sets the limit in seconds."
+        ) from None
 
 
 def kvstore_spec(location: str | os.PathLike[str]) -> dict[str, Any] | str:
@@ -48,6 +111,8 @@ def open_array(location: str | os.PathLike[str]) -> Any:
     """
     import tensorstore as ts
 
+    text = os.fspath(location)
+    _require_online(text)
     spec = {
         "driver": "zarr3",
         "kvstore": kvstore_spec(location),
@@ -55,7 +120,21 @@ def open_array(location: str | os.PathLike[str]) -> Any:
         "recheck_cached_data": False,
         "recheck_cached_metadata": False,
     }
-    return ts.open(spec, read=True, open=True).result()
+    return wait_for(ts.open(spec, read=True, open=True), text, "opening")
+
+
+def read_metadata(location: str, name: str = "zarr.json") -> dict[str, Any]:
+    """The JSON document ``name`` of the remote store at ``location`` (bounded like a read)."""
+    import json
+
+    import tensorstore as ts
+
+    _require_online(location)
+    store = wait_for(ts.KvStore.open(kvstore_spec(location)), location, "opening")
+    found = wait_for(store.read(name), location, "reading")
+    if found.state != "value":
+        raise DownloadError(f"{location}/{name} does not exist: is this a published store?")
+    return json.loads(bytes(found.value))
 
 
 class LazyArray:
@@ -101,7 +180,7 @@ class LazyArray:
 
     def read(self) -> np.ndarray:
         """The whole array."""
-        return self.handle[...].read().result()
+        return wait_for(self.handle[...].read(), self.location, "reading")
 
     def take(self, indices: np.ndarray) -> np.ndarray:
         """Samples ``indices`` (any order, repeats allowed) stacked on axis 0.
@@ -114,4 +193,4 @@ class LazyArray:
         unique, inverse = np.unique(
             sample_indices(indices, len(self), self.location), return_inverse=True
         )
-        return self.handle[unique].read().result()[inverse]
+        return wait_for(self.handle[unique].read(), self.location, "reading")[inverse]

@@ -1,8 +1,11 @@
-"""Conversion throughput and peak memory: TFRecord shards -> our zarr store.
+"""Conversion throughput and peak memory against the JPEG decode limit, in one run.
 
-Converts the benchmark shards from scratch (a fresh cache each run) with 1 and
-2 worker processes and reports samples/s and the peak RSS of the converting
-process tree. Run by hand::
+First measures the decode limit: decoding every record's image and heatmap
+(Pillow, as the issue's reference, and simplejpeg, which the converter uses)
+on one thread, times the usable cores, and with one thread per core. Then
+converts the benchmark shards from scratch with 1 thread and one thread per
+core, reporting samples/s, the ratio to the Pillow limit and the peak RSS.
+Run by hand::
 
     python scripts/bench/bench_convert.py --json bench-data/convert.json
 """
@@ -53,6 +56,39 @@ class PeakRSS:
         self._thread.join()
 
 
+def decode_rates(paths: list[Path], threads: int) -> dict[str, float]:
+    """Samples/s decoding image + heatmap of every record with ``threads`` threads."""
+    import io
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import simplejpeg
+    from PIL import Image
+
+    from neural_datasets.formats.tfrecord import decode_clickme_example, iter_records
+
+    records = [decode_clickme_example(r) for p in paths for r in iter_records(p)]
+
+    def pillow(rows: list) -> None:
+        for image, heatmap, _ in rows:
+            np.asarray(Image.open(io.BytesIO(image)).convert("RGB"))
+            np.asarray(Image.open(io.BytesIO(heatmap)).convert("L"))
+
+    def turbo(rows: list) -> None:
+        for image, heatmap, _ in rows:
+            simplejpeg.decode_jpeg(image, colorspace="RGB", fastdct=True, fastupsample=False)
+            simplejpeg.decode_jpeg(heatmap, colorspace="GRAY", fastdct=True, fastupsample=False)
+
+    rates = {}
+    for name, decode in (("pillow", pillow), ("simplejpeg", turbo)):
+        parts = [records[i::threads] for i in range(threads)]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(decode, parts))
+        rates[name] = len(records) / (time.perf_counter() - start)
+    return rates
+
+
 def convert_once(paths: list[Path], out: Path, workers: int) -> tuple[float, int]:
     from neural_datasets.datasets.clickme import convert as clickme
     from neural_datasets.datasets.clickme.spec import shard_spec
@@ -73,26 +109,46 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2048)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    from neural_datasets.datasets.clickme.convert import _usable_cpus
+
+    cores = _usable_cpus()
     paths = benchdata.shards(args.samples)
+    one, many = decode_rates(paths, 1), decode_rates(paths, cores)
+    limit = one["pillow"] * cores
+    print(f"decode limit (image + heatmap, {args.samples} records, {cores} cores)\n")
+    print("| decoder | 1 thread | 1 thread x cores | one thread per core |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in one:
+        print(f"| {name} | {one[name]:,.0f}/s | {one[name] * cores:,.0f}/s | {many[name]:,.0f}/s |")
     rows = []
-    for workers in (1, 2):
+    for workers in sorted({1, cores}):
         elapsed, peak = convert_once(paths, benchdata.DEFAULT_ROOT / "convert-tmp", workers)
         rows.append(
             {
-                "workers": workers,
+                "threads": workers,
                 "samples_per_s": args.samples / elapsed,
+                "of_pillow_limit": args.samples / elapsed / limit,
                 "seconds": elapsed,
                 "peak_rss_mb": peak / 2**20,
             }
         )
-    print("| worker processes | samples/s | seconds | peak RSS (all processes) |")
-    print("| ---: | ---: | ---: | ---: |")
+    print(f"\nconversion (raw layout; Pillow limit {limit:,.0f}/s = 1 thread x {cores} cores)\n")
+    print("| threads | samples/s | of the Pillow limit | seconds | peak RSS |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['workers']} | {r['samples_per_s']:,.0f} | {r['seconds']:.1f} | "
-            f"{r['peak_rss_mb']:,.0f} MB |"
+            f"| {r['threads']} | {r['samples_per_s']:,.0f} | {r['of_pillow_limit']:.0%} | "
+            f"{r['seconds']:.1f} | {r['peak_rss_mb']:,.0f} MB |"
         )
-    benchdata.write_results(args.json, samples=args.samples, rows=rows)
+    benchdata.write_results(
+        args.json,
+        samples=args.samples,
+        cores=cores,
+        decode_one_thread=one,
+        decode_all_threads=many,
+        pillow_limit=limit,
+        rows=rows,
+    )
 
 
 if __name__ == "__main__":

@@ -266,10 +266,10 @@ def test_killed_during_conversion_resumes(cache_dir: Path, tmp_path: Path, monke
     proc = _spawn_fetch("clickme-big", cache_dir, spec, slow)
     cache = dataset_cache("clickme-big", cache_dir)
     progress = cache.building / "_progress"
-    _wait_for(lambda: progress.is_dir() and any(progress.glob("unit-*.done")))
+    _wait_for(lambda: progress.is_dir() and any(progress.glob("unit-*.json")))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = {p.name for p in progress.glob("unit-*.done")}
+    done_before = {p.name for p in progress.glob("unit-*.json")}
     assert done_before and not cache.is_published()
     assert len(done_before) < 5  # 640 samples in 5 units: killed part-way
     store = nd.fetch("clickme-big", cache_dir=cache_dir, progress=False)

@@ -1,37 +1,59 @@
-"""ClickMe TFRecord shards -> zarr v3 store.
+"""ClickMe TFRecord shards -> zarr v3 store, decoded by threads in the calling process.
 
-The conversion is planned from a cheap framing-only scan of every shard, which
-gives each record's byte offset. Output samples are then split into units of
-whole zarr shards, so each output file is written by exactly one process, and
-units run in parallel worker processes. A unit marks itself done only after
-its data and checksums are written: a killed conversion resumes with the
-units that have no mark. Memory stays bounded by one unit's samples per worker.
+The JPEG decoder (libjpeg-turbo through simplejpeg) releases the GIL, so a
+pool of threads decodes at the speed of as many cores as it has threads, with
+no worker processes: nothing re-imports the user's ``__main__``, and the
+conversion works the same from a script without a ``__main__`` guard,
+``python -c``, a notebook, a DataLoader worker or a DDP rank
+(scripts/bench/bench_convert.py measures it against the decode limit).
+
+The conversion is planned from each source's sha256 and a framing-only scan
+that gives every record's byte offset. Output samples are split into units of
+whole zarr shards, each written by one thread. A unit marks itself done, with
+the sha256 and record range of every source it was read from, only after its
+data and checksums are written: a killed conversion resumes with the units
+whose mark is missing or names other sources, so a source that changed in
+between is converted again and never mixed with the old one.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import ConversionError, CorruptRecordError
+from ...fetching.hashes import file_sha256
 from ...formats.tfrecord import decode_clickme_example, index_records, read_record
 from ...storage import layout, writer
 from ..spec import DatasetSpec
 
 IMAGE_SHAPE = (256, 256, 3)
 HEATMAP_SHAPE = (256, 256)
+NUM_CLASSES = 1000
 SHARDS_PER_UNIT = 2
+# Each thread holds one unit (128 samples, 34 MB); past 16 threads (~50,000 samples/s of
+# decoding) the raw layout's 262 KB/sample of writes saturate any disk.
+MAX_THREADS = 16
 PROGRESS_DIR = "_progress"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input shard: its name in the dataset, path, sha256 and record positions."""
+
+    name: str
+    path: Path
+    sha256: str
+    records: np.ndarray  # (n, 2) int64: byte offset and length of each record's data
 
 
 def convert(
@@ -47,53 +69,75 @@ def convert(
     Arrays: ``image`` uint8 (sample, y, x, channel), ``heatmap`` uint8
     (sample, y, x), ``label`` int64, ``source_shard`` int32 and
     ``source_record`` int32 (where each sample came from), plus per-chunk
-    crc32c sidecars. Returns the ``clickme`` root attributes.
+    crc32c sidecars. Every record is validated (label in 0..999, image
+    256x256 RGB, heatmap 256x256); a bad record stops the conversion with a
+    :class:`ConversionError` naming its shard and record. Returns the
+    ``clickme`` root attributes, with each shard's record count.
+
+    ``workers`` threads decode (default: the CPUs this process may use, at most 16).
     """
-    paths = [sources[remote.path] for remote in spec.files]
-    names = [remote.path for remote in spec.files]
-    plan = _plan(paths)
-    total = int(sum(len(ix) for ix in plan))
-    _reset_if_stale(building, names, plan)
-    if total == 0:
-        raise ConversionError(f"{spec.name}: the TFRecord shards hold no records.")
-    _create_arrays(building, total)
-    units = _pending_units(building, total)
-    _run_units(building, paths, plan, units, total, progress, workers, spec.name)
-    _write_columns(building, total)
+    workers = max(1, workers or min(_usable_cpus(), MAX_THREADS))
+    plan = _plan([(remote.path, sources[remote.path]) for remote in spec.files], workers)
+    for remote, source in zip(spec.files, plan):
+        if remote.sha256 and remote.sha256 != source.sha256:
+            raise ConversionError(
+                f"{spec.name}: {source.path} changed after it was checked (sha256 {source.sha256}"
+                f", expected {remote.sha256}). Something else is writing to it: stop that, then "
+                f"call again."
+            )
+    empty = [source.name for source in plan if len(source.records) == 0]
+    if empty:
+        raise ConversionError(
+            f"{spec.name}: {empty[0]} holds no records ({len(empty)} of {len(plan)} shards are "
+            f"empty). A ClickMe shard is never empty: the file is truncated or not the right "
+            f"one. Remove it with `neural-datasets rm {spec.name}` and fetch again."
+        )
+    total = int(sum(len(source.records) for source in plan))
+    _prepare(building, total)
+    units = _units(plan, total)
+    pending = [unit for unit in units if not unit.is_done(building)]
+    _run_units(building, plan, pending, total, progress, workers, spec.name)
+    _write_columns(building, units)
     shutil.rmtree(building / PROGRESS_DIR)
     return {
         "clickme": {
             "split": spec.split,
             "num_samples": total,
-            "source_files": names,
-            "records_per_file": [len(ix) for ix in plan],
+            "source_files": [source.name for source in plan],
+            "records_per_file": [len(source.records) for source in plan],
             "image_decoder": "libjpeg-turbo fast DCT, fancy upsampling (= tf.io.decode_jpeg)",
             "label_names": "ImageNet-1k (ClickMe.label_names)",
         }
     }
 
 
-def _plan(paths: list[Path]) -> list[np.ndarray]:
-    return [index_records(p) for p in paths]
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
-def _reset_if_stale(building: Path, names: list[str], plan: list[np.ndarray]) -> None:
-    """Start over when a leftover partial store was planned from other files."""
-    signature = {
-        "files": names,
-        "records": [len(ix) for ix in plan],
-        "format": layout.FORMAT_VERSION,
-    }
-    marker = building / PROGRESS_DIR / "plan.json"
-    if marker.is_file() and json.loads(marker.read_text()) == signature:
-        return
-    for child in building.iterdir():
-        shutil.rmtree(child) if child.is_dir() else child.unlink()
-    marker.parent.mkdir(parents=True)
-    marker.write_text(json.dumps(signature))
+def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[Source]:
+    """Hash and index every source, in threads (hashlib and pread release the GIL)."""
+
+    def scan(item: tuple[str, Path]) -> Source:
+        name, path = item
+        return Source(name, path, file_sha256(path), index_records(path))
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="clickme-plan") as pool:
+        return list(pool.map(scan, named_paths))
 
 
-def _create_arrays(building: Path, total: int) -> None:
+def _prepare(building: Path, total: int) -> None:
+    """Create the arrays, first emptying a leftover partial store of another size or format."""
+    signature = {"format": layout.FORMAT_VERSION, "samples": total, "unit": SHARDS_PER_UNIT}
+    marker = building / PROGRESS_DIR / "layout.json"
+    if not (marker.is_file() and json.loads(marker.read_text()) == signature):
+        for child in building.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        marker.parent.mkdir(parents=True)
+        marker.write_text(json.dumps(signature))
     layout.create_group(building)
     dims = ("sample", "y", "x")
     layout.create_sample_array(
@@ -108,105 +152,159 @@ def _create_arrays(building: Path, total: int) -> None:
     )
 
 
-def _pending_units(building: Path, total: int) -> list[int]:
+@dataclass(frozen=True)
+class Unit:
+    """Output samples ``first:stop`` (whole zarr shards), converted and marked done together."""
+
+    number: int
+    first: int
+    stop: int
+    sources: tuple[tuple[str, str, int, int], ...]  # (sha256, name, first record, stop record)
+
+    def mark(self, building: Path) -> Path:
+        return building / PROGRESS_DIR / f"unit-{self.number}.json"
+
+    def columns(self, building: Path) -> Path:
+        return building / PROGRESS_DIR / f"unit-{self.number}.npz"
+
+    def is_done(self, building: Path) -> bool:
+        """Done from exactly these sources (same sha256 and record range), columns saved."""
+        try:
+            recorded = json.loads(self.mark(building).read_text())
+        except (OSError, ValueError):
+            return False
+        return recorded == [list(s) for s in self.sources] and self.columns(building).is_file()
+
+
+def _units(plan: list[Source], total: int) -> list[Unit]:
     unit_size = layout.SAMPLES_PER_SHARD * SHARDS_PER_UNIT
-    done = building / PROGRESS_DIR
-    return [u for u in range(-(-total // unit_size)) if not (done / f"unit-{u}.done").exists()]
+    starts = np.cumsum([0] + [len(source.records) for source in plan])
+    units = []
+    for number, first in enumerate(range(0, total, unit_size)):
+        stop = min(first + unit_size, total)
+        sources = tuple(
+            (source.sha256, source.name, max(first, int(a)) - int(a), min(stop, int(b)) - int(a))
+            for source, a, b in zip(plan, starts[:-1], starts[1:])
+            if b > first and a < stop
+        )
+        units.append(Unit(number, first, stop, sources))
+    return units
 
 
 def _run_units(
     building: Path,
-    paths: list[Path],
-    plan: list[np.ndarray],
-    units: list[int],
+    plan: list[Source],
+    units: list[Unit],
     total: int,
     progress: bool,
-    workers: int | None,
+    workers: int,
     name: str,
 ) -> None:
+    """Convert ``units`` with ``workers`` threads; the first failure stops them all."""
     from tqdm.auto import tqdm
 
-    unit_size = layout.SAMPLES_PER_SHARD * SHARDS_PER_UNIT
-    done_before = total - sum(min(unit_size, total - u * unit_size) for u in units)
-    workers = min(workers or os.cpu_count() or 1, len(units)) if units else 0
     bar = tqdm(
         total=total,
-        initial=done_before,
+        initial=total - sum(unit.stop - unit.first for unit in units),
         unit="sample",
         desc=f"{name}: converting",
         disable=not progress,
         leave=False,
     )
+    stop = threading.Event()
+    by_name = {source.name: source for source in plan}
     with bar:
-        if workers <= 1:
+        if workers == 1 or len(units) < 2:
             for unit in units:
-                bar.update(_convert_unit(building, paths, plan, unit))
+                bar.update(_convert_unit(building, by_name, unit, stop, name))
             return
-        context = multiprocessing.get_context("spawn")  # children must not inherit threads
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
-            pending = {pool.submit(_convert_unit, building, paths, plan, u) for u in units}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    bar.update(future.result())
+        pool = ThreadPoolExecutor(min(workers, len(units)), thread_name_prefix="clickme-convert")
+        try:
+            futures = [pool.submit(_convert_unit, building, by_name, u, stop, name) for u in units]
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    bar.update(future.result())  # raises the unit's error: stop the others
+        finally:
+            stop.set()  # running units stop at their next record; queued ones never start
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _die_with_parent() -> None:
-    """Workers must not outlive a killed conversion and race its successor's writes."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+class _Stopped(Exception):
+    """Another unit failed; this one stops without marking itself done."""
 
 
-def _convert_unit(building: Path, paths: list[Path], plan: list[np.ndarray], unit: int) -> int:
-    """Decode and write the samples of one unit; return how many."""
-    unit_size = layout.SAMPLES_PER_SHARD * SHARDS_PER_UNIT
-    counts = np.array([len(ix) for ix in plan])
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    first, stop = unit * unit_size, min((unit + 1) * unit_size, int(starts[-1]))
-    n = stop - first
+def _convert_unit(
+    building: Path, sources: dict[str, Source], unit: Unit, stop: threading.Event, name: str
+) -> int:
+    """Decode, validate and write the samples of one unit; return how many."""
+    n = unit.stop - unit.first
     images = np.empty((n, *IMAGE_SHAPE), np.uint8)
     heatmaps = np.empty((n, *HEATMAP_SHAPE), np.uint8)
     labels = np.empty(n, np.int64)
-    shard_of = np.searchsorted(starts, np.arange(first, stop), side="right") - 1
-    record_of = np.arange(first, stop) - starts[shard_of]
+    shard_of = np.empty(n, np.int32)
+    record_of = np.empty(n, np.int32)
+    number_of = {source_name: i for i, source_name in enumerate(sources)}
+    i = 0
     with ExitStack() as stack:
-        handles: dict[int, Any] = {}
-        for i, (shard, record) in enumerate(zip(shard_of.tolist(), record_of.tolist())):
-            if shard not in handles:
-                handles[shard] = stack.enter_context(open(paths[shard], "rb"))
-            offset, length = plan[shard][record]
-            data = read_record(handles[shard], int(offset), int(length), index=record)
-            try:
-                image, heatmap, labels[i] = decode_clickme_example(data)
-                images[i] = _decode_jpeg(image, IMAGE_SHAPE)
-                heatmaps[i] = _decode_jpeg(heatmap, HEATMAP_SHAPE)
-            except (CorruptRecordError, ConversionError) as exc:
-                raise ConversionError(
-                    f"{paths[shard].name}, record {record} (byte offset {offset}): {exc}"
-                ) from exc
-    writer.write_samples(building, "image", first, images)
-    writer.write_samples(building, "heatmap", first, heatmaps)
-    columns = {"label": labels, "source_shard": shard_of, "source_record": record_of}
-    _save_atomically(building / PROGRESS_DIR / f"unit-{unit}.npz", columns)
-    (building / PROGRESS_DIR / f"unit-{unit}.done").touch()
+        for _sha, source_name, first, end in unit.sources:
+            source = sources[source_name]
+            handle = stack.enter_context(open(source.path, "rb"))
+            for record in range(first, end):
+                if stop.is_set():
+                    raise _Stopped
+                offset, length = source.records[record]
+                try:
+                    data = read_record(handle, int(offset), int(length), index=record)
+                    labels[i] = _decode_record(data, images[i], heatmaps[i])
+                except (CorruptRecordError, ConversionError) as exc:
+                    raise ConversionError(
+                        f"{name}: cannot convert {source.name}, record {record} (data at byte "
+                        f"{int(offset)}): {exc}. The shard passed its checksum, so the file "
+                        f"itself is bad: if it was trusted on first use (not pinned), remove the "
+                        f"dataset with `neural-datasets rm {name}` and fetch again. Units "
+                        f"already converted are kept; the next call resumes."
+                    ) from exc
+                shard_of[i], record_of[i] = number_of[source_name], record
+                i += 1
+    writer.write_samples(building, "image", unit.first, images)
+    writer.write_samples(building, "heatmap", unit.first, heatmaps)
+    columns: dict[str, np.ndarray] = {
+        "label": labels,
+        "source_shard": shard_of,
+        "source_record": record_of,
+    }
+    _save_atomically(unit.columns(building), columns)
+    _write_atomically(unit.mark(building), json.dumps([list(s) for s in unit.sources]))
     return n
+
+
+def _decode_record(data: bytes, image: np.ndarray, heatmap: np.ndarray) -> int:
+    """Decode one record into ``image`` and ``heatmap`` (views of the unit's arrays); its label."""
+    image_jpeg, heatmap_jpeg, label = decode_clickme_example(data)
+    if not 0 <= label < NUM_CLASSES:
+        raise ConversionError(f"label {label} is outside 0..{NUM_CLASSES - 1}")
+    _decode_jpeg(image_jpeg, image, "image")
+    _decode_jpeg(heatmap_jpeg, heatmap, "heatmap")
+    return label
 
 
 def _save_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
-def _write_columns(building: Path, total: int) -> None:
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_columns(building: Path, units: list[Unit]) -> None:
     """Assemble the per-unit label and provenance columns into whole arrays."""
-    unit_size = layout.SAMPLES_PER_SHARD * SHARDS_PER_UNIT
-    parts = [
-        np.load(building / PROGRESS_DIR / f"unit-{u}.npz") for u in range(-(-total // unit_size))
-    ]
+    parts = [np.load(unit.columns(building)) for unit in units]
     for name, dtype in (
         ("label", np.int64),
         ("source_shard", np.int32),
@@ -216,24 +314,26 @@ def _write_columns(building: Path, total: int) -> None:
         writer.write_array(building, name, column, dimension_names=("sample",))
 
 
-def _decode_jpeg(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """Decode exactly like ``tf.io.decode_jpeg(data, channels=shape[-1] or 1)``.
+def _decode_jpeg(data: bytes, out: np.ndarray, what: str) -> None:
+    """Decode into ``out`` exactly like ``tf.io.decode_jpeg(data, channels=3 or 1)``.
 
     TensorFlow's default decoder uses libjpeg-turbo's fast integer DCT with
     fancy upsampling; Pillow's accurate DCT differs from it by up to 8 levels.
     simplejpeg with the same settings reproduces TensorFlow's pixels exactly
-    (tests/datasets/clickme/test_convert.py), so the store holds what Harmonization sees.
+    (tests/fetching/test_fetch.py), so the store holds what Harmonization sees.
+    It releases the GIL while decoding, which is what lets threads scale.
     """
     import simplejpeg
 
-    colorspace = "RGB" if len(shape) == 3 else "GRAY"
+    colorspace = "RGB" if out.ndim == 3 else "GRAY"
     try:
-        array = simplejpeg.decode_jpeg(
-            data, colorspace=colorspace, fastdct=True, fastupsample=False
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+        if (height, width) != out.shape[:2]:
+            raise ConversionError(
+                f"the {what} is {height}x{width} pixels, expected {out.shape[0]}x{out.shape[1]}"
+            )
+        simplejpeg.decode_jpeg(
+            data, colorspace=colorspace, fastdct=True, fastupsample=False, buffer=out
         )
     except ValueError as exc:
-        raise ConversionError(f"JPEG payload does not decode ({exc})") from exc
-    array = array.reshape(array.shape[:2]) if colorspace == "GRAY" else array
-    if array.shape != shape:
-        raise ConversionError(f"decoded to shape {array.shape}, expected {shape}")
-    return array
+        raise ConversionError(f"the {what} JPEG does not decode ({exc})") from exc

@@ -1,0 +1,171 @@
+"""Reuse raw files that are already on this machine instead of downloading them again.
+
+Two kinds of existing copies are found:
+
+* the Keras cache, where the lab's own code keeps the same files:
+  Harmonization's ``load_clickme_*`` call ``tf.keras.utils.get_file(
+  f"clickme_{split}_{i}", cache_subdir="datasets/click-me")`` (no extension),
+  and neural_harmonizer keeps ``datasets/Arcaro2020.zip``, both under
+  ``$KERAS_HOME`` (default ``~/.keras``);
+* a folder the user names (``fetch(..., from_dir=DIR)``,
+  ``neural-datasets fetch NAME --from DIR``): a lab's shared disk, a copy on
+  scratch, holding the files under our names or Keras's.
+
+A copy is never trusted because of where it is: it is hard-linked (or copied,
+across file systems) into the cache and then checked like a download. The
+original is never modified, moved or deleted; a copy that fails its check is
+moved aside from the cache like a bad download, and the file is downloaded.
+
+Examples
+--------
+>>> from neural_datasets.datasets.spec import RemoteFile
+>>> copy_names(RemoteFile("val/val-3.tfrecords"))
+('val/val-3.tfrecords', 'val-3.tfrecords', 'datasets/click-me/clickme_val_3', 'clickme_val_3')
+>>> copy_names(RemoteFile("Arcaro2020.zip"))
+('Arcaro2020.zip', 'datasets/Arcaro2020.zip')
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..datasets.spec import RemoteFile
+
+ENV_KERAS_HOME = "KERAS_HOME"
+
+# Where Keras's get_file() leaves our raw files, relative to the Keras home, as the
+# lab's loaders call it. A pattern over our relative path -> the Keras relative path.
+KERAS_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"(?P<split>train|val)/(?P=split)-(?P<i>\d+)\.tfrecords"),
+        "datasets/click-me/clickme_{split}_{i}",
+    ),
+    (re.compile(r"Arcaro2020\.zip"), "datasets/Arcaro2020.zip"),
+)
+
+
+def keras_home() -> Path:
+    """``$KERAS_HOME``, else ``~/.keras``: where Keras's ``get_file`` caches downloads.
+
+    Examples
+    --------
+    >>> keras_home().name in (".keras", os.environ.get("KERAS_HOME", "").rstrip("/").split("/")[-1])
+    True
+    """
+    env = os.environ.get(ENV_KERAS_HOME)
+    return Path(env).expanduser() if env else Path.home() / ".keras"
+
+
+def keras_name(remote: RemoteFile) -> str | None:
+    """The path of ``remote`` relative to the Keras home, when the lab's loaders cache it."""
+    for pattern, template in KERAS_NAMES:
+        match = pattern.fullmatch(remote.path)
+        if match:
+            return template.format(**match.groupdict())
+    return None
+
+
+def copy_names(remote: RemoteFile) -> tuple[str, ...]:
+    """Relative names under which a folder may hold ``remote``: ours first, then Keras's."""
+    names = [remote.path, remote.path.rsplit("/", 1)[-1]]
+    keras = keras_name(remote)
+    if keras:
+        names += [keras, keras.rsplit("/", 1)[-1]]
+    return tuple(dict.fromkeys(names))  # unique, in order
+
+
+def find_copy(remote: RemoteFile, from_dir: str | os.PathLike[str] | None) -> Path | None:
+    """An existing copy of ``remote``: in ``from_dir`` under any of its names, else in the
+    Keras cache; ``None`` when there is none (or its size differs from the pinned size)."""
+    candidates: list[Path] = []
+    if from_dir is not None:
+        candidates += [Path(from_dir).expanduser() / name for name in copy_names(remote)]
+    keras = keras_name(remote)
+    if keras:
+        candidates.append(keras_home() / keras)
+    for candidate in candidates:
+        try:
+            if candidate.is_file() and remote.size in (None, candidate.stat().st_size):
+                return candidate
+        except OSError:  # unreadable folder: not a copy we can use
+            continue
+    return None
+
+
+def require_folder(from_dir: str | os.PathLike[str] | None) -> None:
+    """Fail at once, clearly, when a ``from_dir`` the user named is not a folder."""
+    if from_dir is not None and not Path(from_dir).expanduser().is_dir():
+        raise FileNotFoundError(errno.ENOENT, "--from/from_dir is not a folder", str(from_dir))
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` hold ``source``'s bytes without touching ``source``.
+
+    A hard link costs no space or time; across file systems, or where the
+    kernel refuses to link another user's file, the bytes are copied to a
+    temporary name and renamed, so ``target`` never appears half-written.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.adopt-{os.getpid()}")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+@dataclass
+class Reuse:
+    """What a fetch took from existing copies instead of the network."""
+
+    files: int = 0
+    bytes: int = 0
+    folders: tuple[str, ...] = ()
+
+    def add(self, source: Path, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+        self.folders = tuple(dict.fromkeys((*self.folders, str(source.parent))))
+
+    def summary(self, name: str) -> str | None:
+        """One line for the user, or ``None`` when nothing was reused.
+
+        Examples
+        --------
+        >>> reuse = Reuse()
+        >>> reuse.add(Path("/k/datasets/click-me/clickme_val_0"), 3 * 2**20)
+        >>> reuse.summary("clickme-val")
+        'clickme-val: reused 1 existing file (3.0 MiB not downloaded) from /k/datasets/click-me'
+        """
+        if not self.files:
+            return None
+        plural = "s" if self.files > 1 else ""
+        return (
+            f"{name}: reused {self.files} existing file{plural} ({_size(self.bytes)} not "
+            f"downloaded) from {', '.join(self.folders)}"
+        )
+
+
+def _size(n: int) -> str:
+    value, unit = float(n), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def missing_without_copy(
+    remotes: Iterable[RemoteFile], have: Iterable[str], from_dir: str | os.PathLike[str] | None
+) -> list[str]:
+    """Relative paths of ``remotes`` neither in ``have`` nor available as an existing copy."""
+    present = set(have)
+    return [r.path for r in remotes if r.path not in present and find_copy(r, from_dir) is None]
