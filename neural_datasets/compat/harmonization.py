@@ -31,10 +31,8 @@ PyTorch only in :func:`torch_loader`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,12 +40,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..datasets.clickme.dataset import ClickMe
-from ..datasets.clickme.spec import BASE_URL, SAMPLE_FOLDER, shard_spec
-from ..datasets.spec import folder_url
+from ..datasets.clickme.spec import BASE_URL, SAMPLE_FOLDER
 from ..errors import CorruptStoreError, InvalidArgumentError
-from ..fetching.fetch import fetch
-from ..fetching.hashes import UnpinnedFileWarning
-from ..registry import REGISTRY, get_spec
+from ..registry import get_spec
 from ..storage.reader import read_whole
 
 if TYPE_CHECKING:
@@ -191,42 +186,6 @@ def _tf_cycle_length() -> int:
     return math.ceil((cpus or 1) / _CYCLE_PREFETCH_THREADS)
 
 
-def _from_tfrecords(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-) -> ClickMe:
-    """Convert local ClickMe-format shards once, keyed by their paths, sizes and mtimes.
-
-    A bridge until ``ClickMe.from_tfrecords`` lands: registers an unpinned
-    entry (``clickme-local-<key>``) and fetches it, so the shards are copied,
-    hashed and converted by the same code as the registered splits.
-    """
-    files = [Path(p).expanduser().resolve() for p in paths]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise FileNotFoundError(f"No such TFRecord shard: {', '.join(missing[:3])}")
-    if not files:
-        raise InvalidArgumentError("shards_paths is empty: give at least one TFRecord shard.")
-    key = hashlib.sha256()
-    for f in files:
-        stat = f.stat()
-        key.update(f"{f}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    name = f"clickme-local-{key.hexdigest()[:16]}"
-    root = Path(os.path.commonpath([f.parent for f in files]))
-    relative = [f.relative_to(root).as_posix() for f in files]
-    REGISTRY.setdefault(
-        name, shard_spec(name, folder_url(root), relative, split="local", description=str(root))
-    )
-    with warnings.catch_warnings():
-        # Local files the caller names have no published checksum to pin; their sha256 is
-        # still recorded on this first copy and checked on every later one.
-        warnings.simplefilter("ignore", UnpinnedFileWarning)
-        store = fetch(name, cache_dir=cache_dir, progress=progress)
-    return ClickMe.open(store)
-
-
 def sample_shards() -> list[str]:
     """Paths of the bundled sample's two ClickMe TFRecord shards (48 records), for offline use.
 
@@ -266,7 +225,10 @@ def _path_batches(
     if isinstance(shards_paths, (str, os.PathLike)):
         shards_paths = [shards_paths]  # TFRecordDataset accepts one file name too
     unique = list(dict.fromkeys(Path(p).expanduser().resolve() for p in shards_paths))
-    clickme = _from_tfrecords(unique, cache_dir=cache_dir, progress=progress)
+    missing = [str(path) for path in unique if not path.is_file()]
+    if missing:  # as the original's TFRecordDataset, before anything is read
+        raise FileNotFoundError(f"No such TFRecord shard: {', '.join(missing[:3])}")
+    clickme = ClickMe.from_tfrecords(unique, cache_dir=cache_dir, progress=progress)
     position = {path: i for i, path in enumerate(unique)}
     shards = [position[Path(p).expanduser().resolve()] for p in shards_paths]
     return HarmonizationBatches(clickme, shards, cycle_length=cycle_length)
