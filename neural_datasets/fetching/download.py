@@ -86,7 +86,7 @@ class ResumableDownloader:
         output.parent.mkdir(parents=True, exist_ok=True)
         part = output.with_name(output.name + PART_SUFFIX)
         delay = self.backoff
-        last_error: Exception | None = None
+        last_error: BaseException | None = None
         last_progress = time.monotonic()
         attempts = 0
         for attempts in range(1, self.retries + 2):

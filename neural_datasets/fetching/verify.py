@@ -49,5 +49,9 @@ def verify(
         if path.is_file() and sha and file_sha256(path) != sha:
             problems.append(f"raw file {path} does not match its sha256 {where}")
     with tqdm(desc=f"{name}: verifying", unit="sample", disable=not progress, leave=False) as bar:
-        problems += verify_store(cache.store, progress=bar.update)
+
+        def advance(samples: int) -> None:
+            bar.update(samples)
+
+        problems += verify_store(cache.store, progress=advance)
     return problems

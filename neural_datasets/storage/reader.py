@@ -145,7 +145,7 @@ class ShardedArray:
         return {"path": self.path, "check": self.check}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], check=state.get("check"))
+        ShardedArray.__init__(self, state["path"], check=state.get("check"))
 
     def close(self) -> None:
         """Close the shard files the calling thread opened (others close when GC'd)."""
@@ -215,7 +215,7 @@ class ShardedArray:
             raise self._corrupt(shard, f"chunk {within} (sample {sample}) is missing")
         fd = self._fd(shard)
         if self._decoder is None:
-            got = os.preadv(fd, [target], int(offset))
+            got = os.preadv(fd, [target.data], int(offset))
             if got != self.sample_nbytes or nbytes != self.sample_nbytes:
                 raise self._corrupt(
                     shard, f"chunk {within} is {got} bytes, expected {self.sample_nbytes}"

@@ -161,7 +161,7 @@ class LazyArray:
         return {"location": self.location}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["location"])
+        LazyArray.__init__(self, state["location"])
 
     @property
     def handle(self) -> Any:

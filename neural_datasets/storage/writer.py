@@ -71,10 +71,10 @@ def write_samples(root: Path, name: str, start: int, block: np.ndarray) -> None:
 
     # zarr-python skips chunks equal to the fill value; readers treat a missing chunk as damage.
     with zarr.config.set({"array.write_empty_chunks": True}):
-        group = zarr.open_group(store=str(root), mode="r+", zarr_format=3)
         if not write_shards(root / name, start, block):
-            group[name][start : start + len(block)] = block
-        group[f"{CHECKSUM_GROUP}/{name}"][start : start + len(block)] = chunk_crc32c(block)
+            zarr.open_array(store=str(root / name), mode="r+")[start : start + len(block)] = block
+        checksums = zarr.open_array(store=str(root / CHECKSUM_GROUP / name), mode="r+")
+        checksums[start : start + len(block)] = chunk_crc32c(block)
 
 
 def write_shards(path: str | os.PathLike[str], start: int, block: np.ndarray) -> bool:

@@ -206,7 +206,7 @@ def _read_recordings(archive: ZipArchive, monkey: Monkey) -> tuple[np.ndarray, l
             f"image), got {getattr(rf, 'shape', 'text')}."
         )
     # MATLAB drops trailing singleton dims: one image (or one channel and one image) is 4-D.
-    rf = rf.reshape(rf.shape + (1,) * (5 - rf.ndim))
+    rf = rf.reshape(tuple(rf.shape) + (1,) * (5 - rf.ndim))
     if not isinstance(paths, list) or len(paths) != rf.shape[4]:
         count = f"{len(paths)} entries" if isinstance(paths, list) else "numbers, not text"
         raise ConversionError(
@@ -264,5 +264,5 @@ def _write_samples(
         samples_per_shard=per_shard,
     )
     for start in range(0, len(data), per_shard):
-        block = np.ascontiguousarray(data[start : start + per_shard], dtype=dtype)
+        block: np.ndarray = np.ascontiguousarray(data[start : start + per_shard], dtype=dtype)
         write_samples(root, name, start, block)

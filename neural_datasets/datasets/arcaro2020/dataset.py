@@ -277,7 +277,10 @@ class ITRecordings(StoreDataset):
                     f"to get them at one size."
                 )
             return images
-        shape = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
+        if isinstance(size, (int, np.integer)):
+            shape = (int(size), int(size))
+        else:
+            shape = (int(size[0]), int(size[1]))
         return np.stack([resize_bilinear(im[:h, :w], shape) for im, (h, w) in zip(images, sizes)])
 
     def load_data(
