@@ -28,7 +28,7 @@ from neural_datasets.cli import main
 from neural_datasets.errors import ConversionError, CorruptStoreError, InvalidFileError
 from neural_datasets.fetching.archives import ZipArchive
 from neural_datasets.fetching.cache import dataset_cache
-from neural_datasets.fetching.hashes import UnpinnedFileWarning
+from neural_datasets.fetching.hashes import ReplacedRecordWarning, UnpinnedFileWarning
 from neural_datasets.formats.validate import format_problem
 from neural_datasets.storage import layout, manifest
 from neural_datasets.storage.reader import ShardedArray
@@ -266,7 +266,7 @@ def test_unvalidated_record_of_a_bad_download_does_not_block_the_fixed_mirror(
     cache.folder.mkdir(parents=True)
     legacy = {"sha256": "0" * 64, "size": 27, "url": "http://portal/"}  # no "validated" key
     cache.hashes.write_text(json.dumps({files[0]: legacy}))
-    with pytest.warns(UnpinnedFileWarning, match="was never validated; this download is a valid"):
+    with pytest.warns(ReplacedRecordWarning, match="was never validated; this download is a valid"):
         store = nd.fetch("clickme-test", cache_dir=tmp_path, progress=False)
     assert len(nd.ClickMe.open(store)) == 48
     assert json.loads(cache.hashes.read_text())[files[0]]["validated"] == "TFRecord"

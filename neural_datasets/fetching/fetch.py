@@ -263,9 +263,11 @@ class _Checker:
             return
         count = len(self.first_use)
         files = f"{count} files have" if count > 1 else f"{self.first_use[0]} has"
+        kinds = sorted({str((self.records.get(f) or {}).get("validated")) for f in self.first_use})
         warnings.warn(
-            f"{self.spec.name}: {files} no published checksum; trusted on first use, with "
-            f"their sha256 recorded in {self.records.path} and checked from now on. To pin "
+            f"{self.spec.name}: {files} no published checksum; trusted on first use (each "
+            f"checked to be a valid {' or '.join(kinds)} file first), with their sha256 "
+            f"recorded in {self.records.path} and checked from now on. To pin "
             f"them for everyone, run `neural-datasets pin {self.spec.name}` and add its lines "
             f"to the dataset's checksums.tsv.",
             UnpinnedFileWarning,

@@ -26,6 +26,10 @@ class UnpinnedFileWarning(UserWarning):
     """A file was trusted on first use because the registry pins no checksum for it."""
 
 
+class ReplacedRecordWarning(UserWarning):
+    """A first-use record that was never format-validated gave way to a validated download."""
+
+
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of the file at ``path``.
 
@@ -173,7 +177,7 @@ def check_file(
             f"{spec.name}: {remote.path} does not match the checksum recorded at its first "
             f"download (sha256 {sha}), which was never validated; this download is a valid {kind} "
             f"file (sha256 {actual}, {size} bytes) and replaces that record.",
-            UnpinnedFileWarning,
+            ReplacedRecordWarning,
             stacklevel=3,
         )
         return actual
