@@ -28,14 +28,22 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from neural_datasets.adapters.batches import IMAGE_KEYS, BatchSource, channels_last, fork_safe
+from neural_datasets.adapters.batches import (
+    IMAGE_KEYS,
+    BatchSource,
+    channels_last,
+    fork_safe,
+    thread_safe,
+)
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 
@@ -201,11 +209,56 @@ def _distributed_world() -> tuple[int, int]:
 
 
 class Loader(DataLoader):
-    """A ``DataLoader`` over an :class:`EpochBatchSampler`, with :meth:`set_epoch`."""
+    """A ``DataLoader`` over an :class:`EpochBatchSampler`, with :meth:`set_epoch`.
+
+    With ``reader_threads > 0`` (set by :func:`loader` for thread-safe
+    sources), batches are read ahead by that many threads of this process
+    instead of worker processes, and come in the sampler's order.
+    """
+
+    reader_threads = 0
+    """Threads reading batches ahead; 0 leaves reading to ``DataLoader`` itself."""
+    read_ahead = 0
+    """How many batches the threads may hold ready or in progress."""
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
         self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a plain iterator in thread mode
+        if not self.reader_threads:
+            return super().__iter__()
+        read = self.dataset.__getitem__
+        if self.pin_memory:
+            from torch.utils.data._utils.pin_memory import pin_memory
+
+            def read(indices: Any, get: Any = read) -> Any:
+                return pin_memory(get(indices), self.pin_memory_device or None)
+
+        return _read_ahead(read, iter(self.sampler), self.reader_threads, self.read_ahead)
+
+
+def _read_ahead(
+    read: Callable[[Any], Any], batches: Iterator[Any], threads: int, depth: int
+) -> Iterator[Any]:
+    """``read(b)`` for each of ``batches``, in order, with up to ``depth`` reads ahead.
+
+    A thread that raises hands its exception to the consumer, at that batch.
+    Closing the iterator early (``break``) cancels the reads not yet started
+    and waits for the running ones, each a single batch.
+    """
+    pending: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="neural-datasets-reader") as pool:
+        try:
+            for indices in batches:
+                pending.append(pool.submit(read, indices))
+                if len(pending) >= depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def loader(
@@ -216,6 +269,7 @@ def loader(
     seed: int = 0,
     drop_last: bool = True,
     num_workers: int = 0,
+    workers: Literal["auto", "threads", "processes"] = "auto",
     pin_memory: bool | None = None,
     persistent_workers: bool | None = None,
     prefetch_factor: int | None = None,
@@ -237,10 +291,19 @@ def loader(
         epoch, deterministic under ``seed``; call :meth:`Loader.set_epoch`
         before each epoch.
     num_workers
-        Worker processes reading batches ahead. The default 0 reads in the
-        main process: a batch read is a memcpy from the page cache, and each
-        worker adds a copy into shared memory, which pays off only with spare
-        cores (BENCHMARKS.md).
+        Workers reading batches ahead; 0 (the default) reads in the main
+        process, when the batch is asked for.
+    workers
+        What the workers are. ``"threads"``: threads of this process, which
+        hand batches over without a copy (reads release the GIL while the
+        kernel copies bytes, and JPEG decoding of the compact layout does too);
+        it needs a source that declares ``thread_safe``
+        (:func:`~neural_datasets.adapters.batches.thread_safe`).
+        ``"processes"``: ``DataLoader`` worker processes, which copy each batch
+        through shared memory (dearer than the read itself for uint8 batches,
+        BENCHMARKS.md) but suit sources doing Python-heavy work. ``"auto"``:
+        threads for thread-safe sources unless a ``multiprocessing_context``
+        is given, processes otherwise.
     pin_memory
         Default: whether CUDA is available.
     persistent_workers
@@ -274,7 +337,28 @@ def loader(
     """
     if not isinstance(ds, BatchDataset):
         ds = BatchDataset(ds)
-    if num_workers > 0 and not fork_safe(ds.source):
+    if workers not in ("auto", "threads", "processes"):
+        raise ValueError(f"workers must be 'auto', 'threads' or 'processes', got {workers!r}")
+    if workers == "auto":
+        use_threads = thread_safe(ds.source) and multiprocessing_context is None
+        workers = "threads" if use_threads else "processes"
+    threads = read_ahead = 0
+    if workers == "threads" and num_workers > 0:
+        if not thread_safe(ds.source):
+            raise ValueError(
+                f"{ds.source!r} does not declare itself thread_safe, so it cannot be read by "
+                f"threads; use workers='processes' (or set thread_safe = True on a source "
+                f"whose read_batch may run in several threads at once)."
+            )
+        # Threads start in microseconds: nothing to keep alive between epochs.
+        threads, read_ahead = num_workers, num_workers * (prefetch_factor or 2)
+        num_workers, persistent_workers, prefetch_factor, multiprocessing_context = (
+            0,
+            False,
+            None,
+            None,
+        )
+    elif num_workers > 0 and not fork_safe(ds.source):
         if multiprocessing_context == "fork":
             raise ValueError(
                 f"{ds.source!r} reads through tensorstore, which aborts in forked workers; "
@@ -290,7 +374,7 @@ def loader(
         num_replicas=num_replicas,
         rank=rank,
     )
-    return Loader(
+    batches = Loader(
         ds,
         batch_size=None,  # the sampler yields whole batches; the dataset stacks them
         sampler=sampler,
@@ -300,3 +384,6 @@ def loader(
         prefetch_factor=prefetch_factor,
         multiprocessing_context=multiprocessing_context,
     )
+    if threads:
+        batches.reader_threads, batches.read_ahead = threads, read_ahead
+    return batches

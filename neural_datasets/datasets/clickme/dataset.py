@@ -56,6 +56,9 @@ class ClickMe(StoreDataset):
     split: str | None = None
     """The split's name; ``None`` for a store opened with :meth:`open`."""
 
+    thread_safe = True
+    """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
+
     def __init__(
         self,
         split: str = "val",
