@@ -35,6 +35,7 @@ def fetch(
     cache_dir: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
     progress: bool = True,
+    layout: str | None = None,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -53,6 +54,11 @@ def fetch(
         URL (``http(s)://`` or ``file://``).
     progress
         Show byte and sample progress bars.
+    layout
+        The store layout: ``"raw"`` (decoded pixels, fastest to read) or, for
+        ClickMe, ``"compact"`` (the published JPEG bytes, about the download's
+        size, decoded on read); default: the dataset's own choice
+        (BENCHMARKS.md). Each layout is a store of its own in the cache.
 
     Returns
     -------
@@ -72,7 +78,9 @@ def fetch(
     'store.zarr'
     """
     spec = get_spec(name)
-    cache = dataset_cache(name, cache_dir)
+    layout = layout or spec.default_layout
+    converter = spec.converter(layout)
+    cache = dataset_cache(name, cache_dir, layout)
     if cache.is_published():
         return cache.store
     _require_raw_files_or_network(spec, cache, base_url)
@@ -81,7 +89,7 @@ def fetch(
         if cache.is_published():  # another process finished while we waited
             return cache.store
         sources, hashes = _ensure_raw_files(spec, cache, base_url, progress)
-        return _convert_and_publish(spec, cache, sources, hashes, progress)
+        return _convert_and_publish(spec, converter, cache, sources, hashes, progress)
     finally:
         lock.release()
 
@@ -167,13 +175,14 @@ def _check(
 
 def _convert_and_publish(
     spec: DatasetSpec,
+    converter: Any,
     cache: DatasetCache,
     sources: dict[str, Path],
     hashes: dict[str, str],
     progress: bool,
 ) -> Path:
     cache.building.mkdir(exist_ok=True)
-    extra = spec.convert(spec, sources, cache.building, progress=progress)
+    extra = converter(spec, sources, cache.building, progress=progress)
     attributes = standard_attributes(spec.name, hashes)
     attributes.update(extra or {})
     if cache.store.exists():  # a store without zarr.json: never published, a leftover
@@ -197,7 +206,7 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
     cache = dataset_cache(get_spec(name).name, cache_dir)
     lock = _acquire(cache)
     try:
-        for path in (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes):
+        for path in (*cache.layout_stores(), cache.raw, cache.quarantine, cache.hashes):
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():

@@ -7,7 +7,7 @@ import os
 from ..errors import OfflineError
 from ..registry import get_spec
 from ..storage.verify import verify_store
-from .cache import dataset_cache
+from .cache import LAYOUTS, dataset_cache
 from .hashes import HashRecords, expected_checksum, file_sha256
 
 
@@ -35,7 +35,9 @@ def verify(
     from tqdm.auto import tqdm
 
     spec = get_spec(name)
-    cache = dataset_cache(spec.name, cache_dir)
+    stores = [dataset_cache(spec.name, cache_dir, layout) for layout in LAYOUTS]
+    stores = [store for store in stores if store.is_published()]  # every layout fetched
+    cache = stores[0] if stores else dataset_cache(spec.name, cache_dir)
     if not cache.is_published():
         raise OfflineError(f"{name} is not in the cache at {cache.folder}: fetch it first.")
     problems: list[str] = []
@@ -46,5 +48,6 @@ def verify(
         if path.is_file() and sha and file_sha256(path) != sha:
             problems.append(f"raw file {path} does not match its sha256 {where}")
     with tqdm(desc=f"{name}: verifying", unit="sample", disable=not progress, leave=False) as bar:
-        problems += verify_store(cache.store, progress=bar.update)
+        for store in stores:
+            problems += verify_store(store.store, progress=bar.update)
     return problems

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidArgumentError
+from ...storage.bytes_array import is_bytes_array
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
@@ -36,8 +37,10 @@ class ClickMe(StoreDataset):
     ----------
     split
         ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample).
-    cache_dir, base_url, progress
-        As for :func:`neural_datasets.fetch`.
+    cache_dir, base_url, progress, layout
+        As for :func:`neural_datasets.fetch`. ``layout="compact"`` keeps the
+        published JPEG bytes and decodes batches on read, with pixels
+        identical to the ``"raw"`` layout's.
 
     Examples
     --------
@@ -66,6 +69,7 @@ class ClickMe(StoreDataset):
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
+        layout: str | None = None,
     ) -> None:
         if split not in SPLITS:
             raise InvalidArgumentError(
@@ -73,13 +77,23 @@ class ClickMe(StoreDataset):
             )
         self.split = split
         super().__init__(
-            f"clickme-{split}", cache_dir=cache_dir, base_url=base_url, progress=progress
+            f"clickme-{split}",
+            cache_dir=cache_dir,
+            base_url=base_url,
+            progress=progress,
+            layout=layout,
         )
 
     def _open(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location).rstrip("/")
-        self.images = open_sample_array(f"{self.location}/image")
-        self.heatmaps = open_sample_array(f"{self.location}/heatmap")
+        if not is_url(self.location) and is_bytes_array(Path(self.location) / "image"):
+            from .compact import HEATMAP_SHAPE, IMAGE_SHAPE, JpegArray  # layout="compact"
+
+            self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
+            self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+        else:
+            self.images = open_sample_array(f"{self.location}/image")
+            self.heatmaps = open_sample_array(f"{self.location}/heatmap")
         self.labels = _read_column(self.location, "label")
 
     def __len__(self) -> int:

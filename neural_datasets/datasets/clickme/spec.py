@@ -45,6 +45,18 @@ def convert(
     return convert_shards(spec, inputs, building, progress=progress)
 
 
+def convert_compact(
+    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+) -> dict[str, Any]:
+    """Copy the JPEG bytes into the compact layout (see :func:`.compact.convert_compact`)."""
+    from .compact import convert_compact as copy_shards
+
+    return copy_shards(spec, inputs, building, progress=progress)
+
+
+LAYOUTS = {"compact": convert_compact}
+
+
 def open_split(name: str, **kwargs: Any) -> Any:
     """The :class:`~.dataset.ClickMe` split registered as ``name``."""
     from .dataset import ClickMe
@@ -85,6 +97,7 @@ def shard_spec(
         open=open_split,
         preview=preview,
         split=split,
+        layouts=LAYOUTS,
     )
 
 
@@ -104,6 +117,7 @@ def _split(split: str, count: int) -> DatasetSpec:
         open=open_split,
         preview=preview,
         split=split,
+        layouts=LAYOUTS,
     )
 
 
@@ -131,6 +145,7 @@ SPECS = apply_pins(
             open=open_split,
             preview=preview,
             split="sample",
+            layouts=LAYOUTS,
         ),
     ),
     HERE / "checksums.tsv",
