@@ -81,17 +81,24 @@ class BatchDataset(Dataset):
     ((1, 256, 256), torch.int64)
     """
 
+    encoded = False
+    """Hand over JPEG bytes (lists of ``bytes``) for a decoder elsewhere; set by :func:`loader`."""
+
     def __init__(self, source: BatchSource) -> None:
         self.source = source
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
         """One sample for an integer index; a stacked batch for a sequence of indices."""
         if np.ndim(index) == 0:
             return {key: value[0] for key, value in self[[index]].items()}
-        return _to_tensors(self.source.read_batch(np.asarray(index, dtype=np.int64)))
+        indices = np.asarray(index, dtype=np.int64)
+        if self.encoded:
+            batch = self.source.read_encoded_batch(indices)  # type: ignore[attr-defined]
+            return {k: v if isinstance(v, list) else torch.from_numpy(v) for k, v in batch.items()}
+        return _to_tensors(self.source.read_batch(indices))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
@@ -220,6 +227,10 @@ class Loader(DataLoader):
     """Threads reading batches ahead; 0 leaves reading to ``DataLoader`` itself."""
     read_ahead = 0
     """How many batches the threads may hold ready or in progress."""
+    device: torch.device | None = None
+    """Where batches are delivered; ``None``: on the CPU, as read."""
+    decode_jpeg: Callable[[list[bytes], str], torch.Tensor] | None = None
+    """Decodes a list of JPEGs on :attr:`device` (``"image"`` or ``"heatmap"`` mode)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
@@ -227,15 +238,30 @@ class Loader(DataLoader):
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a plain iterator in thread mode
         if not self.reader_threads:
-            return super().__iter__()
-        read = self.dataset.__getitem__
-        if self.pin_memory:
-            from torch.utils.data._utils.pin_memory import pin_memory
+            batches: Iterator[Any] = super().__iter__()
+        else:
+            read = self.dataset.__getitem__
+            if self.pin_memory:
+                from torch.utils.data._utils.pin_memory import pin_memory
 
-            def read(indices: Any, get: Any = read) -> Any:
-                return pin_memory(get(indices), self.pin_memory_device or None)
+                def read(indices: Any, get: Any = read) -> Any:
+                    return pin_memory(get(indices), self.pin_memory_device or None)
 
-        return _read_ahead(read, iter(self.sampler), self.reader_threads, self.read_ahead)
+            batches = _read_ahead(read, iter(self.sampler), self.reader_threads, self.read_ahead)
+        if self.device is None:
+            return batches
+        return (self._deliver(batch) for batch in batches)
+
+    def _deliver(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Move a batch to :attr:`device`, decoding JPEG bytes there."""
+        out = {}
+        for key, value in batch.items():
+            if isinstance(value, list):
+                assert self.decode_jpeg is not None  # set with encoded batches
+                out[key] = self.decode_jpeg(value, key)
+            else:
+                out[key] = value.to(self.device, non_blocking=True)
+        return out
 
 
 def _read_ahead(
@@ -276,6 +302,7 @@ def loader(
     multiprocessing_context: str | None = None,
     num_replicas: int | None = None,
     rank: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Loader:
     """A ``DataLoader`` of whole batches, shuffled per epoch, sharded across ranks.
 
@@ -317,6 +344,14 @@ def loader(
     num_replicas, rank
         Default: from ``torch.distributed`` when initialised; then every rank
         reads a disjoint part of each epoch and the same number of batches.
+    device
+        Deliver batches on this device (default: on the CPU, as read). On
+        CUDA, a source whose store keeps JPEG bytes (ClickMe's compact
+        layout) has them decoded on the GPU, batched through nvJPEG
+        (``torchvision.io.decode_jpeg(..., device="cuda")``; needs
+        torchvision), with values within a few levels of the CPU decoder's
+        (nvJPEG's IDCT differs; BENCHMARKS.md). Otherwise batches are read on
+        the CPU and copied (from pinned memory when ``pin_memory``).
 
     Returns
     -------
@@ -337,6 +372,9 @@ def loader(
     """
     if not isinstance(ds, BatchDataset):
         ds = BatchDataset(ds)
+    target = None if device is None else torch.device(device)
+    decode = _gpu_jpeg_decoder(target) if getattr(ds.source, "decodes_on_read", False) else None
+    ds.encoded = decode is not None
     if workers not in ("auto", "threads", "processes"):
         raise ValueError(f"workers must be 'auto', 'threads' or 'processes', got {workers!r}")
     if workers == "auto":
@@ -386,4 +424,27 @@ def loader(
     )
     if threads:
         batches.reader_threads, batches.read_ahead = threads, read_ahead
+    batches.device, batches.decode_jpeg = target, decode
     return batches
+
+
+def _gpu_jpeg_decoder(
+    device: torch.device | None,
+) -> Callable[[list[bytes], str], torch.Tensor] | None:
+    """Batched nvJPEG decoding onto ``device`` when it is CUDA and torchvision is installed."""
+    if device is None or device.type != "cuda":
+        return None
+    try:
+        from torchvision.io import ImageReadMode
+        from torchvision.io import decode_jpeg as decode_many
+    except ImportError:
+        return None
+
+    def decode(payloads: list[bytes], key: str) -> torch.Tensor:
+        mode = ImageReadMode.GRAY if key == "heatmap" else ImageReadMode.RGB
+        data = [torch.frombuffer(bytearray(p), dtype=torch.uint8) for p in payloads]
+        images = torch.stack(decode_many(data, mode=mode, device=device))
+        # The CPU path's layout: [B, C, H, W] in channels_last memory format.
+        return images.contiguous(memory_format=torch.channels_last)
+
+    return decode

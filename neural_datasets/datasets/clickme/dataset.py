@@ -123,6 +123,29 @@ class ClickMe(StoreDataset):
         }
 
     @property
+    def decodes_on_read(self) -> bool:
+        """Whether the store keeps JPEG bytes (``layout="compact"``), decoded on each read."""
+        return hasattr(self.images, "items")
+
+    def read_encoded_batch(self, indices: Any) -> dict[str, Any]:
+        """:meth:`read_batch` with ``image`` and ``heatmap`` as their stored JPEG bytes.
+
+        For decoders elsewhere, such as the GPU (the PyTorch loader's ``device``);
+        compact layout only. Every item is checked against its crc32c.
+        """
+        if not self.decodes_on_read:
+            raise InvalidArgumentError(
+                f"{self!r} holds decoded pixels (layout 'raw'); JPEG bytes are kept by the "
+                f"'compact' layout only."
+            )
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        return {
+            "image": self.images.items.take(indices),
+            "heatmap": self.heatmaps.items.take(indices),
+            "label": self.labels[indices],
+        }
+
+    @property
     def fork_safe(self) -> bool:
         """Whether forked workers may read this dataset (local stores: yes; URLs: no)."""
         return not is_url(self.location)

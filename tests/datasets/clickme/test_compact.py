@@ -153,3 +153,40 @@ def test_a_script_with_forked_workers_over_compact_exits(both: tuple, tmp_path: 
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "48"
+
+
+def test_loader_decodes_jpeg_bytes_where_it_delivers(
+    both: tuple[nd.ClickMe, nd.ClickMe], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU path's wiring, with a CPU stand-in for nvJPEG (no GPU or torchvision here)."""
+    import torch
+
+    from neural_datasets.adapters import torch as adapter
+    from neural_datasets.datasets.clickme.convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
+
+    compact, raw = both
+    decoded_keys = []
+
+    def stand_in(device: torch.device | None):  # noqa: ANN202 - the decoder factory's shape
+        def decode(payloads: list[bytes], key: str) -> torch.Tensor:
+            decoded_keys.append(key)
+            shape = IMAGE_SHAPE if key == "image" else HEATMAP_SHAPE
+            pixels = np.stack([_decode_jpeg(p, shape) for p in payloads])
+            pixels = pixels if pixels.ndim == 4 else pixels[..., None]
+            return torch.from_numpy(pixels).permute(0, 3, 1, 2).to(device)
+
+        return decode
+
+    expected = list(adapter.loader(raw, 8, seed=2))
+    plain = list(adapter.loader(compact, 8, seed=2, device="cpu"))  # no decoder: read, then copy
+    monkeypatch.setattr(adapter, "_gpu_jpeg_decoder", stand_in)
+    for kw in ({}, {"num_workers": 2}):
+        batches = adapter.loader(compact, 8, seed=2, device="cpu", **kw)
+        assert batches.dataset.encoded
+        got = list(batches)
+        for a, b, c in zip(got, plain, expected, strict=True):
+            assert all(torch.equal(a[k], c[k]) and torch.equal(b[k], c[k]) for k in c)
+    assert decoded_keys.count("image") == decoded_keys.count("heatmap") == 2 * 6
+    assert not adapter.loader(raw, 8, device="cpu").dataset.encoded  # raw stores hold pixels
+    with pytest.raises(InvalidArgumentError, match="compact"):
+        raw.read_encoded_batch([0])
