@@ -319,7 +319,8 @@ def loader(
         before each epoch.
     num_workers
         Workers reading batches ahead; 0 (the default) reads in the main
-        process, when the batch is asked for.
+        process, when the batch is asked for. Reader threads (below) are
+        capped at the number of usable cores.
     workers
         What the workers are. ``"threads"``: threads of this process, which
         hand batches over without a copy (reads release the GIL while the
@@ -388,8 +389,12 @@ def loader(
                 f"threads; use workers='processes' (or set thread_safe = True on a source "
                 f"whose read_batch may run in several threads at once)."
             )
-        # Threads start in microseconds: nothing to keep alive between epochs.
-        threads, read_ahead = num_workers, num_workers * (prefetch_factor or 2)
+        # At most one reader thread per core: a read's Python part holds the GIL, and
+        # more threads than cores only contend for it (num_workers=8 on 2 cores ran at
+        # 0.6x of 0 workers, 2 threads at 1.4x; BENCHMARKS.md). Threads start in
+        # microseconds: nothing to keep alive between epochs.
+        threads = min(num_workers, _usable_cores())
+        read_ahead = threads * (prefetch_factor or 2)
         num_workers, persistent_workers, prefetch_factor, multiprocessing_context = (
             0,
             False,
@@ -428,6 +433,12 @@ def loader(
     return batches
 
 
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _gpu_jpeg_decoder(
     device: torch.device | None,
 ) -> Callable[[list[bytes], str], torch.Tensor] | None:
@@ -435,8 +446,8 @@ def _gpu_jpeg_decoder(
     if device is None or device.type != "cuda":
         return None
     try:
-        from torchvision.io import ImageReadMode
-        from torchvision.io import decode_jpeg as decode_many
+        from torchvision.io import ImageReadMode  # type: ignore[import-not-found]
+        from torchvision.io import decode_jpeg as decode_many  # type: ignore[import-not-found]
     except ImportError:
         return None
 

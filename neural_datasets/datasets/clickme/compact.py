@@ -110,7 +110,7 @@ def convert_compact(
 
 def _check_jpeg(data: bytes, shape: tuple[int, ...]) -> None:
     """Raise :class:`ConversionError` unless ``data`` is a JPEG header of ``shape``'s size."""
-    import simplejpeg
+    import simplejpeg  # type: ignore[import-untyped]
 
     try:
         height, width, _, _ = simplejpeg.decode_jpeg_header(data)
