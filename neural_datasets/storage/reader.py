@@ -108,7 +108,7 @@ class ShardedArray:
         """
         indices = sample_indices(indices, self.shape[0], self.path)
         if out is None:
-            out = np.empty((len(indices), *self.shape[1:]), self.dtype)
+            out = empty_aligned((len(indices), *self.shape[1:]), self.dtype)
         flat = out.reshape(len(indices), -1).view(np.uint8)
         order = np.argsort(indices, kind="stable")  # visit each shard file once, in order
         for slot in order:
@@ -208,6 +208,20 @@ class ShardedArray:
             f"{what}. Run `neural-datasets verify` on the dataset, then `neural-datasets rm` and "
             f"fetch it again."
         )
+
+
+def empty_aligned(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+    """``np.empty`` whose data starts on an ``alignment``-byte boundary.
+
+    TensorFlow adopts NumPy arrays without a copy only when they are 64-byte
+    aligned, and NumPy's allocations are 16-byte aligned: an unaligned 16 MB
+    batch was copied again by every ``tf.numpy_function`` return (BENCHMARKS.md).
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def sample_indices(indices: Any, n: int, where: object) -> np.ndarray:

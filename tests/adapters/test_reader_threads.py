@@ -169,3 +169,13 @@ def test_tf_reads_thread_safe_sources_in_parallel(clickme: nd.ClickMe) -> None:
     got = list(dataset(source, 4, shuffle=False).as_numpy_iterator())
     assert not source.barrier.broken  # serialised reads would have timed out the barrier
     assert np.array_equal(np.concatenate([b["label"] for b in got]), clickme.labels)
+
+
+def test_batches_are_64_byte_aligned_so_tensorflow_adopts_them(clickme: nd.ClickMe) -> None:
+    # tf.numpy_function copies returned arrays that are not 64-byte aligned.
+    batch = clickme.read_batch([5, 1, 30])
+    assert batch["image"].ctypes.data % 64 == 0 and batch["heatmap"].ctypes.data % 64 == 0
+    compact = nd.ClickMe(
+        "sample", cache_dir=Path(clickme.location).parents[1], layout="compact", progress=False
+    )
+    assert compact.read_batch([5, 1, 30])["image"].ctypes.data % 64 == 0

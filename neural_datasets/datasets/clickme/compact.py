@@ -35,6 +35,7 @@ from ...errors import ConversionError, CorruptRecordError, CorruptStoreError
 from ...formats.tfrecord import decode_clickme_example, index_records, read_record
 from ...storage import layout, writer
 from ...storage.bytes_array import BytesArray, BytesArrayWriter
+from ...storage.reader import empty_aligned
 from ..spec import DatasetSpec
 from .convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
 
@@ -150,7 +151,7 @@ class JpegArray:
         """Samples ``indices`` decoded and stacked on axis 0 (into ``out`` if given)."""
         payloads = self.items.take(indices)
         if out is None:
-            out = np.empty((len(payloads), *self.sample_shape), np.uint8)
+            out = empty_aligned((len(payloads), *self.sample_shape), np.uint8)
         threads = min(_decode_threads(), len(payloads))
         if threads <= 1:
             self._decode(payloads, out, 0, len(payloads))
