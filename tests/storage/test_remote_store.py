@@ -52,8 +52,13 @@ def test_torch_loader_over_http(local: nd.ClickMe, remote: nd.ClickMe) -> None:
 
     expected = labels(loader(local, 8, seed=1))
     assert labels(loader(remote, 8, seed=1)) == expected
-    # tensorstore aborts in forked children: workers default to forkserver, fork is refused
-    workers = loader(remote, 8, seed=1, num_workers=2, persistent_workers=False)
+    # Workers default to threads of this process, which tensorstore is safe in.
+    threads = loader(remote, 8, seed=1, num_workers=2)
+    assert threads.reader_threads > 0 and labels(threads) == expected
+    # tensorstore aborts in forked children: processes default to forkserver, fork is refused
+    workers = loader(
+        remote, 8, seed=1, num_workers=2, workers="processes", persistent_workers=False
+    )
     assert workers.multiprocessing_context.get_start_method() == "forkserver"
     assert labels(workers) == expected
     with pytest.raises(ValueError, match="forkserver"):
