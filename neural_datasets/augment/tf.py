@@ -3,10 +3,11 @@
 Same names and meanings as :mod:`neural_datasets.augment.torch`; given the
 same :class:`~neural_datasets.augment.params.AugmentParams` both produce the
 same output. Warps use ``ImageProjectiveTransformV3`` (bilinear), one call per
-array for the whole batch. Works eagerly, inside ``tf.function`` and in
-``tf.data`` maps: there the per-sample parameters are drawn by the NumPy
-generator through ``tf.numpy_function`` (a few numbers per sample; image data
-stays in the graph).
+array for the whole batch on a GPU, or per block of a few samples in a graph
+loop on the CPU, where whole-batch intermediates would not stay in cache.
+Works eagerly, inside ``tf.function`` and in ``tf.data`` maps: there the
+per-sample parameters are drawn by the NumPy generator through
+``tf.numpy_function`` (a few numbers per sample; image data stays in the graph).
 """
 
 from __future__ import annotations

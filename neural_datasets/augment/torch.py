@@ -1,10 +1,13 @@
 """Batched, heatmap-aligned augmentation in PyTorch (NCHW).
 
-Everything runs on the device the batch is on, as whole-batch tensor ops: one
-sampling grid for the batch and one bilinear ``grid_sample`` per array, so
-image and heatmap go through the same geometry with a single resampling. Only
-the per-sample parameters (a few numbers per sample) are drawn on the host
-with NumPy and copied to the device; image data never leaves it.
+Everything runs on the device the batch is on, as batched tensor ops: one
+sampling grid and one bilinear ``grid_sample`` per array, so image and heatmap
+go through the same geometry with a single resampling. On a GPU the batch goes
+whole; on the CPU in blocks of a few samples whose intermediates stay in cache
+(whole-batch float intermediates would stream through memory once per
+elementwise pass). Only the per-sample parameters (a few numbers per sample)
+are drawn on the host with NumPy and copied to the device; image data never
+leaves it.
 """
 
 from __future__ import annotations
