@@ -276,7 +276,10 @@ class HeatmapAugment(HeatmapAugmentBase):
         if (size, masked) not in cache:
 
             def one(args: tuple) -> tuple[tf.Tensor, tf.Tensor]:
-                return self._transform_batch(*args, size, masked)
+                images, heatmaps, image_t, heat_t, factors = args  # one block
+                return self._transform_batch(
+                    images, heatmaps, image_t, heat_t, factors, size, masked
+                )
 
             @tf.function(reduce_retracing=True)
             def per_sample(images, heatmaps, image_t, heat_t, factors):  # type: ignore[no-untyped-def]
