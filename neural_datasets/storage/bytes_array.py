@@ -37,10 +37,21 @@ KIND = "ragged_bytes"
 
 
 def is_bytes_array(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a bytes array written by :class:`BytesArrayWriter`."""
+    """Whether ``path`` (local, or a URL) is a bytes array written by :class:`BytesArrayWriter`."""
+    from .remote import is_url
+
     try:
-        meta = json.loads((Path(path) / "zarr.json").read_text())
-    except (OSError, ValueError):
+        if is_url(os.fspath(path)):
+            import tensorstore as ts
+
+            from .remote import kvstore_spec
+
+            store = ts.KvStore.open(kvstore_spec(path)).result()
+            text = store.read("zarr.json").result().value
+        else:
+            text = (Path(path) / "zarr.json").read_bytes()
+        meta = json.loads(text)
+    except Exception:  # unreadable or absent: not a bytes array (readers report the cause)
         return False
     return meta.get("attributes", {}).get("neural_datasets_array") == KIND
 

@@ -86,7 +86,13 @@ class ClickMe(StoreDataset):
 
     def _open(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location).rstrip("/")
-        if not is_url(self.location) and is_bytes_array(Path(self.location) / "image"):
+        if is_bytes_array(f"{self.location}/image"):
+            if is_url(self.location):
+                raise InvalidArgumentError(
+                    f"{self.location} is a store in the compact layout, which is read from a "
+                    f"local path only. Copy it to a local disk and open that, or publish the "
+                    f"raw layout (neural-datasets fetch --layout raw) for reading over the network."
+                )
             from .compact import HEATMAP_SHAPE, IMAGE_SHAPE, JpegArray  # layout="compact"
 
             self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
