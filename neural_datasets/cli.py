@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 from .errors import NeuralDatasetsError, UnknownDatasetError
-from .fetching.cache import dataset_cache, offline
+from .fetching.cache import LAYOUTS, dataset_cache, offline
 from .registry import available, get_spec
 
 
@@ -72,9 +72,16 @@ def _parser() -> argparse.ArgumentParser:
         help="reuse raw files already in DIR (our names or the Keras cache's), checked like "
         "downloads and never modified; $KERAS_HOME or ~/.keras is always searched",
     )
+    fetch.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        help="store layout: raw (decoded pixels) or compact (the published JPEG bytes, "
+        "decoded on read); default: the dataset's own (BENCHMARKS.md)",
+    )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    command("path", "print the path of a dataset's store (fetched or not)", "1")
+    path = command("path", "print the path of a dataset's store (fetched or not)", "1")
+    path.add_argument("--layout", choices=LAYOUTS, help="the store of this layout")
     command("rm", "delete a dataset from the cache", "1")
     command("pin", "print registry checksum lines for the files recorded on first download", "1")
     preview = command("preview", "write a PNG preview of a dataset", "1")
@@ -201,6 +208,7 @@ def _fetch(args: argparse.Namespace) -> int:
                 base_url=args.base_url,
                 progress=not args.no_progress,
                 from_dir=args.from_dir,
+                layout=args.layout,
             )
         for warning in caught:
             print(f"neural-datasets: warning: {warning.message}", file=sys.stderr)
@@ -226,7 +234,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(dataset_cache(get_spec(args.name).name, args.cache_dir).store)
+    spec = get_spec(args.name)
+    layout = args.layout or spec.default_layout
+    print(dataset_cache(spec.name, args.cache_dir, layout).store)
     return 0
 
 

@@ -56,3 +56,22 @@ def fork_safe(source: Any) -> bool:
     True
     """
     return bool(getattr(source, "fork_safe", True))
+
+
+def thread_safe(source: Any) -> bool:
+    """Whether several threads may call ``source.read_batch`` at once.
+
+    A source declares it with a true ``thread_safe`` attribute; sources
+    without one are assumed unsafe, and the adapters serialise their reads.
+    :class:`~neural_datasets.ClickMe` declares it (each thread keeps its own
+    shard files, see :class:`~neural_datasets.storage.reader.ShardedArray`),
+    as does :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`
+    (read-only in-memory arrays).
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> thread_safe(nd.ClickMe("sample", progress=False)), thread_safe(object())
+    (True, False)
+    """
+    return bool(getattr(source, "thread_safe", False))

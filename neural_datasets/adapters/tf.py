@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from neural_datasets.adapters.batches import BatchSource, channels_last
+from neural_datasets.adapters.batches import BatchSource, channels_last, thread_safe
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 
@@ -99,6 +100,9 @@ def dataset(
     source
         A batch source: :class:`~neural_datasets.ClickMe` (local or opened
         from a URL) or :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+        Batches are read by parallel calls when the source declares
+        ``thread_safe`` (see :func:`~neural_datasets.adapters.batches.thread_safe`),
+        one at a time otherwise.
     batch_size
         Samples per batch of this pipeline; under a distribution strategy pass
         ``input_context.get_per_replica_batch_size(global_batch_size)``.
@@ -210,13 +214,15 @@ def _batch_reader(
     shapes = {key: [batch_dim, *value.shape[1:]] for key, value in probe.items()}
     dtypes = [tf.as_dtype(probe[key].dtype) for key in keys]
 
-    # tf.data calls this from several threads at once, and a source may be any
-    # object with read_batch, not necessarily thread-safe: reads take turns. A
-    # batch is one memcpy-bound call; prefetching overlaps it with training.
-    lock = threading.Lock()
+    # tf.data calls this from several threads at once (the AUTOTUNE map). Sources
+    # that declare themselves thread-safe are read in parallel; any other object
+    # with read_batch takes turns behind a lock.
+    turns: contextlib.AbstractContextManager[Any] = (
+        contextlib.nullcontext() if thread_safe(source) else threading.Lock()
+    )
 
     def read_numpy(indices: np.ndarray) -> list[np.ndarray]:
-        with lock:
+        with turns:
             batch = channels_last(source.read_batch(indices))
         return [batch[key] for key in keys]
 

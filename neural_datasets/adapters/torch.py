@@ -28,14 +28,22 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from neural_datasets.adapters.batches import IMAGE_KEYS, BatchSource, channels_last, fork_safe
+from neural_datasets.adapters.batches import (
+    IMAGE_KEYS,
+    BatchSource,
+    channels_last,
+    fork_safe,
+    thread_safe,
+)
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 from neural_datasets.datasets.indexing import coerce_index
@@ -75,16 +83,26 @@ class BatchDataset(Dataset):
     ((1, 256, 256), torch.int64)
     """
 
+    encoded = False
+    """Hand over JPEG bytes (lists of ``bytes``) for a decoder elsewhere; set by :func:`loader`."""
+
     def __init__(self, source: BatchSource) -> None:
         self.source = source
 
     def __len__(self) -> int:
         return len(self.source)
 
-    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> dict[str, Any]:
         """One sample for an integer index; a stacked batch for a slice, indices or a mask."""
         positions, scalar = coerce_index(index, len(self.source))  # floats raise, not truncate
-        batch = _to_tensors(self.source.read_batch(positions))
+        batch: dict[str, Any]
+        if self.encoded:
+            encoded = self.source.read_encoded_batch(positions)  # type: ignore[attr-defined]
+            batch = {
+                k: v if isinstance(v, list) else torch.from_numpy(v) for k, v in encoded.items()
+            }
+        else:
+            batch = _to_tensors(self.source.read_batch(positions))
         return {key: value[0] for key, value in batch.items()} if scalar else batch
 
     def __repr__(self) -> str:
@@ -203,11 +221,75 @@ def _distributed_world() -> tuple[int, int]:
 
 
 class Loader(DataLoader):
-    """A ``DataLoader`` over an :class:`EpochBatchSampler`, with :meth:`set_epoch`."""
+    """A ``DataLoader`` over an :class:`EpochBatchSampler`, with :meth:`set_epoch`.
+
+    With ``reader_threads > 0`` (set by :func:`loader` for thread-safe
+    sources), batches are read ahead by that many threads of this process
+    instead of worker processes, and come in the sampler's order.
+    """
+
+    reader_threads = 0
+    """Threads reading batches ahead; 0 leaves reading to ``DataLoader`` itself."""
+    read_ahead = 0
+    """How many batches the threads may hold ready or in progress."""
+    device: torch.device | None = None
+    """Where batches are delivered; ``None``: on the CPU, as read."""
+    decode_jpeg: Callable[[list[bytes], str], torch.Tensor] | None = None
+    """Decodes a list of JPEGs on :attr:`device` (``"image"`` or ``"heatmap"`` mode)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
-        self.sampler.set_epoch(epoch)
+        cast(EpochBatchSampler, self.sampler).set_epoch(epoch)  # loader() always builds one
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a plain iterator in thread mode
+        if not self.reader_threads:
+            batches: Iterator[Any] = super().__iter__()
+        else:
+            read = self.dataset.__getitem__
+            if self.pin_memory:
+                from torch.utils.data._utils.pin_memory import pin_memory
+
+                def read(indices: Any, get: Any = read) -> Any:
+                    return pin_memory(get(indices), self.pin_memory_device or None)
+
+            batches = _read_ahead(read, iter(self.sampler), self.reader_threads, self.read_ahead)
+        if self.device is None:
+            return batches
+        return (self._deliver(batch) for batch in batches)
+
+    def _deliver(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Move a batch to :attr:`device`, decoding JPEG bytes there."""
+        out = {}
+        for key, value in batch.items():
+            if isinstance(value, list):
+                assert self.decode_jpeg is not None  # set with encoded batches
+                out[key] = self.decode_jpeg(value, key)
+            else:
+                out[key] = value.to(self.device, non_blocking=True)
+        return out
+
+
+def _read_ahead(
+    read: Callable[[Any], Any], batches: Iterator[Any], threads: int, depth: int
+) -> Iterator[Any]:
+    """``read(b)`` for each of ``batches``, in order, with up to ``depth`` reads ahead.
+
+    A thread that raises hands its exception to the consumer, at that batch.
+    Closing the iterator early (``break``) cancels the reads not yet started
+    and waits for the running ones, each a single batch.
+    """
+    pending: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="neural-datasets-reader") as pool:
+        try:
+            for indices in batches:
+                pending.append(pool.submit(read, indices))
+                if len(pending) >= depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def loader(
@@ -218,12 +300,14 @@ def loader(
     seed: int = 0,
     drop_last: bool = True,
     num_workers: int = 0,
+    workers: Literal["auto", "threads", "processes"] = "auto",
     pin_memory: bool | None = None,
     persistent_workers: bool | None = None,
     prefetch_factor: int | None = None,
     multiprocessing_context: str | None = None,
     num_replicas: int | None = None,
     rank: int | None = None,
+    device: str | torch.device | None = None,
 ) -> Loader:
     """A ``DataLoader`` of whole batches, shuffled per epoch, sharded across ranks.
 
@@ -239,10 +323,20 @@ def loader(
         epoch, deterministic under ``seed``; call :meth:`Loader.set_epoch`
         before each epoch.
     num_workers
-        Worker processes reading batches ahead. The default 0 reads in the
-        main process: a batch read is a memcpy from the page cache, and each
-        worker adds a copy into shared memory, which pays off only with spare
-        cores (BENCHMARKS.md).
+        Workers reading batches ahead; 0 (the default) reads in the main
+        process, when the batch is asked for. Reader threads (below) are
+        capped at the number of usable cores.
+    workers
+        What the workers are. ``"threads"``: threads of this process, which
+        hand batches over without a copy (reads release the GIL while the
+        kernel copies bytes, and JPEG decoding of the compact layout does too);
+        it needs a source that declares ``thread_safe``
+        (:func:`~neural_datasets.adapters.batches.thread_safe`).
+        ``"processes"``: ``DataLoader`` worker processes, which copy each batch
+        through shared memory (dearer than the read itself for uint8 batches,
+        BENCHMARKS.md) but suit sources doing Python-heavy work. ``"auto"``:
+        threads for thread-safe sources unless a ``multiprocessing_context``
+        is given, processes otherwise.
     pin_memory
         Default: whether CUDA is available.
     persistent_workers
@@ -261,6 +355,14 @@ def loader(
     num_replicas, rank
         Default: from ``torch.distributed`` when initialised; then every rank
         reads a disjoint part of each epoch and the same number of batches.
+    device
+        Deliver batches on this device (default: on the CPU, as read). On
+        CUDA, a source whose store keeps JPEG bytes (ClickMe's compact
+        layout) has them decoded on the GPU, batched through nvJPEG
+        (``torchvision.io.decode_jpeg(..., device="cuda")``; needs
+        torchvision), with values within a few levels of the CPU decoder's
+        (nvJPEG's IDCT differs; BENCHMARKS.md). Otherwise batches are read on
+        the CPU and copied (from pinned memory when ``pin_memory``).
 
     Returns
     -------
@@ -281,7 +383,35 @@ def loader(
     """
     if not isinstance(ds, BatchDataset):
         ds = BatchDataset(ds)
-    if num_workers > 0:
+    target = None if device is None else torch.device(device)
+    decode = _gpu_jpeg_decoder(target) if getattr(ds.source, "decodes_on_read", False) else None
+    ds.encoded = decode is not None
+    if workers not in ("auto", "threads", "processes"):
+        raise ValueError(f"workers must be 'auto', 'threads' or 'processes', got {workers!r}")
+    if workers == "auto":
+        use_threads = thread_safe(ds.source) and multiprocessing_context is None
+        workers = "threads" if use_threads else "processes"
+    threads = read_ahead = 0
+    if workers == "threads" and num_workers > 0:
+        if not thread_safe(ds.source):
+            raise ValueError(
+                f"{ds.source!r} does not declare itself thread_safe, so it cannot be read by "
+                f"threads; use workers='processes' (or set thread_safe = True on a source "
+                f"whose read_batch may run in several threads at once)."
+            )
+        # At most one reader thread per core: a read's Python part holds the GIL, and
+        # more threads than cores only contend for it (num_workers=8 on 2 cores ran at
+        # 0.6x of 0 workers, 2 threads at 1.4x; BENCHMARKS.md). Threads start in
+        # microseconds: nothing to keep alive between epochs.
+        threads = min(num_workers, _usable_cores())
+        read_ahead = threads * (prefetch_factor or 2)
+        num_workers, persistent_workers, prefetch_factor, multiprocessing_context = (
+            0,
+            False,
+            None,
+            None,
+        )
+    elif num_workers > 0:
         multiprocessing_context = _worker_start_method(ds.source, multiprocessing_context)
     sampler = EpochBatchSampler(
         len(ds),
@@ -292,7 +422,7 @@ def loader(
         num_replicas=num_replicas,
         rank=rank,
     )
-    return Loader(
+    batches = Loader(
         ds,
         batch_size=None,  # the sampler yields whole batches; the dataset stacks them
         sampler=sampler,
@@ -302,6 +432,38 @@ def loader(
         prefetch_factor=prefetch_factor,
         multiprocessing_context=multiprocessing_context,
     )
+    if threads:
+        batches.reader_threads, batches.read_ahead = threads, read_ahead
+    batches.device, batches.decode_jpeg = target, decode
+    return batches
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _gpu_jpeg_decoder(
+    device: torch.device | None,
+) -> Callable[[list[bytes], str], torch.Tensor] | None:
+    """Batched nvJPEG decoding onto ``device`` when it is CUDA and torchvision is installed."""
+    if device is None or device.type != "cuda":
+        return None
+    try:
+        from torchvision.io import ImageReadMode
+        from torchvision.io import decode_jpeg as decode_many
+    except ImportError:
+        return None
+
+    def decode(payloads: list[bytes], key: str) -> torch.Tensor:
+        mode = ImageReadMode.GRAY if key == "heatmap" else ImageReadMode.RGB
+        data = [torch.frombuffer(bytearray(p), dtype=torch.uint8) for p in payloads]
+        images = torch.stack(decode_many(data, mode=mode, device=device))
+        # The CPU path's layout: [B, C, H, W] in channels_last memory format.
+        return images.contiguous(memory_format=torch.channels_last)
+
+    return decode
 
 
 def _worker_start_method(source: BatchSource, requested: str | None) -> str | None:

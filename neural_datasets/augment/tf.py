@@ -3,15 +3,17 @@
 Same names and meanings as :mod:`neural_datasets.augment.torch`; given the
 same :class:`~neural_datasets.augment.params.AugmentParams` both produce the
 same output. Warps use ``ImageProjectiveTransformV3`` (bilinear), one call per
-array for the whole batch. Works eagerly, inside ``tf.function`` and in
-``tf.data`` maps: there the per-sample parameters are drawn by the NumPy
-generator through ``tf.numpy_function`` (a few numbers per sample; image data
-stays in the graph).
+array for the whole batch on a GPU, or per block of a few samples in a graph
+loop on the CPU, where whole-batch intermediates would not stay in cache.
+Works eagerly, inside ``tf.function`` and in ``tf.data`` maps: there the
+per-sample parameters are drawn by the NumPy generator through
+``tf.numpy_function`` (a few numbers per sample; image data stays in the graph).
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +24,10 @@ from neural_datasets.augment.harmonization import BLUR_GRID, IMAGE_SIZE, gaussia
 from neural_datasets.augment.params import COLOR_OPS, AugmentParams
 
 __all__ = ["HeatmapAugment", "harmonization_preprocess"]
+
+
+SAMPLES_PER_BLOCK = 4
+"""Samples per step of the CPU graph loop: few enough to stay in cache."""
 
 
 class _TFOps:
@@ -246,19 +252,80 @@ class HeatmapAugment(HeatmapAugmentBase):
         warp: _Warp,
         factors: dict[str, tf.Tensor],
     ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Augment on the GPU as one batch; on the CPU one sample at a time, in the graph.
+
+        On the CPU, whole-batch float intermediates (~150 MB) stream through
+        memory once per elementwise pass, and the colour math has dozens; one
+        sample's stay in cache (BENCHMARKS.md). ``tf.map_fn`` runs the samples
+        as a graph loop, several at once, inside a ``tf.function`` even when
+        called eagerly.
+        """
+        heatmaps = heatmaps if has_channel else heatmaps[..., None]
+        if tf.config.list_logical_devices("GPU"):
+            image, heat = self._transform_batch(
+                images, heatmaps, warp.image, warp.heatmap, factors, warp.size, warp.masked
+            )
+        else:
+            per_sample = self._per_sample_transform(warp.size, warp.masked)
+            image, heat = per_sample(images, heatmaps, warp.image, warp.heatmap, factors)
+        return image, heat if has_channel else heat[..., 0]
+
+    def _per_sample_transform(self, size: tuple[int, int], masked: bool) -> Callable[..., Any]:
+        """A graph function mapping :meth:`_transform_batch` over the samples (cached)."""
+        cache = self.__dict__.setdefault("_per_sample_fns", {})
+        if (size, masked) not in cache:
+
+            def one(args: tuple) -> tuple[tf.Tensor, tf.Tensor]:
+                images, heatmaps, image_t, heat_t, factors = args  # one block
+                return self._transform_batch(
+                    images, heatmaps, image_t, heat_t, factors, size, masked
+                )
+
+            @tf.function(reduce_retracing=True)
+            def per_sample(images, heatmaps, image_t, heat_t, factors):  # type: ignore[no-untyped-def]
+                count = tf.shape(images)[0]
+                pad = -count % SAMPLES_PER_BLOCK
+
+                def blocks(t: tf.Tensor) -> tf.Tensor:
+                    rest = tf.zeros([tf.rank(t) - 1, 2], tf.int32)
+                    t = tf.pad(t, tf.concat([[[0, pad]], rest], 0))
+                    return tf.reshape(t, tf.concat([[-1, SAMPLES_PER_BLOCK], tf.shape(t)[1:]], 0))
+
+                elems = (images, heatmaps, image_t, heat_t, factors)
+                image, heat = tf.map_fn(
+                    one,
+                    tf.nest.map_structure(blocks, elems),
+                    fn_output_signature=(tf.float32, tf.float32),
+                    parallel_iterations=2,
+                )
+                unblock = lambda t: tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0))[:count]  # noqa: E731
+                return unblock(image), unblock(heat)
+
+            cache[size, masked] = per_sample
+        return cache[size, masked]
+
+    def _transform_batch(
+        self,
+        images: tf.Tensor,
+        heatmaps: tf.Tensor,
+        image_t: tf.Tensor,
+        heat_t: tf.Tensor,
+        factors: dict[str, tf.Tensor],
+        size: tuple[int, int],
+        masked: bool,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         image, image_scale = _as_float(images)
-        heat, heat_scale = _as_float(heatmaps if has_channel else heatmaps[..., None])
+        heat, heat_scale = _as_float(heatmaps)
         if self.blur_heatmaps:
             heat = _harmonization_blur(heat)
         keep = 1.0
-        if warp.masked:
-            keep = _inside_frame(warp.image, tf.shape(image)[1:3], warp.size)
-        image = _warp(image, warp.image, warp.size) * (keep * image_scale)
-        heat = _warp(heat, warp.heatmap, warp.size) * (keep * heat_scale)
-        factors = {name: tf.reshape(v, [-1, 1, 1, 1]) for name, v in factors.items()}
-        image = adjust_color(image, factors, _OPS)
+        if masked:
+            keep = _inside_frame(image_t, tf.shape(image)[1:3], size)
+        image = _warp(image, image_t, size) * (keep * image_scale)
+        heat = _warp(heat, heat_t, size) * (keep * heat_scale)
+        shaped = {name: tf.reshape(v, [-1, 1, 1, 1]) for name, v in factors.items()}
+        image = adjust_color(image, shaped, _OPS)
         if self.normalize is not None:
             mean, std = (tf.constant(v, tf.float32) for v in self.normalize)
             image = (image - mean) / std
-        heat = renormalize(heat, self.heatmap_norm, _OPS)
-        return image, heat if has_channel else heat[..., 0]
+        return image, renormalize(heat, self.heatmap_norm, _OPS)

@@ -1,10 +1,13 @@
 """Batched, heatmap-aligned augmentation in PyTorch (NCHW).
 
-Everything runs on the device the batch is on, as whole-batch tensor ops: one
-sampling grid for the batch and one bilinear ``grid_sample`` per array, so
-image and heatmap go through the same geometry with a single resampling. Only
-the per-sample parameters (a few numbers per sample) are drawn on the host
-with NumPy and copied to the device; image data never leaves it.
+Everything runs on the device the batch is on, as batched tensor ops: one
+sampling grid and one bilinear ``grid_sample`` per array, so image and heatmap
+go through the same geometry with a single resampling. On a GPU the batch goes
+whole; on the CPU in blocks of a few samples whose intermediates stay in cache
+(whole-batch float intermediates would stream through memory once per
+elementwise pass). Only the per-sample parameters (a few numbers per sample)
+are drawn on the host with NumPy and copied to the device; image data never
+leaves it.
 """
 
 from __future__ import annotations
@@ -201,35 +204,76 @@ class HeatmapAugment(HeatmapAugmentBase):
                 f"got {batch} of {(height, width)}"
             )
         device = images.device
-        image, image_scale = _as_float(images)
-        heat, heat_scale = _as_float(heatmaps if has_channel else heatmaps[:, None])
-        if self.blur_heatmaps:
-            heat = _harmonization_blur(heat)
-        # Normalised coordinates do not depend on resolution: one grid samples
-        # the image, the heatmap at its own size and the 64x64 blur grid.
+        heatmaps = heatmaps if has_channel else heatmaps[:, None]
         theta = torch.as_tensor(params.normalized_affine(), dtype=torch.float32, device=device)
-        coords = _unit_coords(theta, params.size)
-        grid = coords.permute(0, 2, 3, 1)
-        # 'border' plus the frame mask: edge pixels are clamped up to the frame's
-        # edge (zeros padding would darken the outer half pixel), 0 beyond it.
-        keep = 1.0
-        if not params.within_frame().all():
-            keep = (coords.abs() <= 1.0).all(dim=1, keepdim=True).float()
-        image = _scale(_sample(image, grid), keep * image_scale)
-        heat = _scale(_sample(heat, grid), keep * heat_scale)
         factors = {
             name: torch.as_tensor(value, dtype=torch.float32, device=device).view(-1, 1, 1, 1)
             for name, value in params.color_factors().items()
         }
+        masked = not params.within_frame().all()
+        block = _cpu_block(params.size) if device.type == "cpu" else batch
+        if block >= batch:
+            image, heat = self._transform(images, heatmaps, theta, factors, masked, params.size)
+        else:
+            # On the CPU, whole-batch intermediates (~150 MB each) stream through memory
+            # once per elementwise pass; blocks of a few samples stay in cache (4.5x faster
+            # for the colour jitter, BENCHMARKS.md). Every op is still batched over a block.
+            parts = [
+                self._transform(
+                    images[start : start + block],
+                    heatmaps[start : start + block],
+                    theta[start : start + block],
+                    {name: v[start : start + block] for name, v in factors.items()},
+                    masked,
+                    params.size,
+                )
+                for start in range(0, batch, block)
+            ]
+            image, heat = (torch.cat([part[i] for part in parts]) for i in (0, 1))
+        return image, heat if has_channel else heat[:, 0]
+
+    def _transform(
+        self,
+        images: torch.Tensor,
+        heatmaps: torch.Tensor,
+        theta: torch.Tensor,
+        factors: dict[str, torch.Tensor],
+        masked: bool,
+        size: tuple[int, int],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The augmentation of ``[b, 3, H, W]`` images and ``[b, 1, H', W']`` heatmaps."""
+        image, image_scale = _as_float(images)
+        heat, heat_scale = _as_float(heatmaps)
+        if self.blur_heatmaps:
+            heat = _harmonization_blur(heat)
+        # Normalised coordinates do not depend on resolution: one grid samples
+        # the image, the heatmap at its own size and the 64x64 blur grid.
+        coords = _unit_coords(theta, size)
+        grid = coords.permute(0, 2, 3, 1)
+        # 'border' plus the frame mask: edge pixels are clamped up to the frame's
+        # edge (zeros padding would darken the outer half pixel), 0 beyond it.
+        keep: torch.Tensor | float = 1.0
+        if masked:
+            keep = (coords.abs().amax(dim=1, keepdim=True) <= 1.0).float()
+        image = _scale(_sample(image, grid), keep * image_scale)
+        heat = _scale(_sample(heat, grid), keep * heat_scale)
         image = adjust_color(image, factors, _OPS)
         if self.normalize is not None:
             mean, std = (
-                torch.as_tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+                torch.as_tensor(v, dtype=torch.float32, device=image.device).view(1, 3, 1, 1)
                 for v in self.normalize
             )
             image = (image - mean) / std
-        heat = renormalize(heat, self.heatmap_norm, _OPS)
-        return image, heat if has_channel else heat[:, 0]
+        return image, renormalize(heat, self.heatmap_norm, _OPS)
+
+
+CPU_BLOCK_BYTES = 2**21
+"""Bytes of one float output channel block on the CPU: a few samples, sized to stay in cache."""
+
+
+def _cpu_block(size: tuple[int, int]) -> int:
+    """Samples per block on the CPU for outputs of ``size``."""
+    return max(1, CPU_BLOCK_BYTES // (3 * size[0] * size[1] * 4))
 
 
 def _unit_coords(theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -27,9 +27,12 @@ class StoreDataset:
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
+        layout: str | None = None,
     ) -> None:
         self.name = name
-        self._open(fetch(name, cache_dir=cache_dir, base_url=base_url, progress=progress))
+        self._open(
+            fetch(name, cache_dir=cache_dir, base_url=base_url, progress=progress, layout=layout)
+        )
 
     @classmethod
     def open(cls: type[Self], location: str | os.PathLike[str]) -> Self:

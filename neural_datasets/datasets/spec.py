@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -85,6 +85,11 @@ class DatasetSpec:
     stored_samples
         ``stored_samples(root attributes) -> int``: the sample count of a
         converted store, read from its attributes.
+    layouts
+        Converters of store layouts other than ``"raw"`` (which ``convert``
+        writes), by layout name, e.g. ``{"compact": ...}``.
+    default_layout
+        The layout :func:`~neural_datasets.fetch` builds when none is asked for.
     """
 
     name: str
@@ -101,6 +106,24 @@ class DatasetSpec:
     store_bytes_per_sample: int | None = None
     raw_bytes_per_sample: int | None = None
     stored_samples: Callable[[dict[str, Any]], int] | None = None
+    layouts: dict[str, Converter | Callable[..., dict[str, Any]]] = field(
+        default_factory=dict, hash=False
+    )
+    default_layout: str = "raw"
+
+    def converter(self, layout: str | None = None) -> Converter | Callable[..., dict[str, Any]]:
+        """The converter writing ``layout`` (default: :attr:`default_layout`)."""
+        layout = layout or self.default_layout
+        if layout == "raw":
+            return self.convert
+        if layout not in self.layouts:
+            from ..errors import InvalidArgumentError
+
+            known = ", ".join(["raw", *self.layouts])
+            raise InvalidArgumentError(
+                f"{self.name} has no layout {layout!r}; choose one of {known}."
+            )
+        return self.layouts[layout]
 
     def url(self, remote: RemoteFile, base_url: str | None = None) -> str:
         """Full URL of ``remote`` under ``base_url`` (default: the entry's own)."""

@@ -10,6 +10,8 @@ Layout of one dataset's cache folder::
         store.zarr/                  the published store (complete when its manifest is sealed)
         store.zarr.building/         a conversion in progress (resumed or redone)
         extracted/                   the raw archive extracted, for code that reads its files
+        store-<layout>.zarr/         the store in another layout, e.g. store-compact.zarr
+                                     (and its .building)
         .lock                        taken by the one process that downloads/converts
 """
 
@@ -21,6 +23,8 @@ from pathlib import Path
 
 ENV_HOME = "NEURAL_DATASETS_HOME"
 ENV_OFFLINE = "NEURAL_DATASETS_OFFLINE"
+LAYOUTS = ("raw", "compact")
+"""Store layouts: ``raw`` (decoded pixels) and ``compact`` (the published JPEG bytes)."""
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -52,6 +56,7 @@ class DatasetCache:
 
     root: Path
     name: str
+    layout: str = "raw"
 
     @property
     def folder(self) -> Path:
@@ -71,11 +76,16 @@ class DatasetCache:
 
     @property
     def store(self) -> Path:
-        return self.folder / "store.zarr"
+        return self.folder / ("store.zarr" if self.layout == "raw" else f"store-{self.layout}.zarr")
 
     @property
     def building(self) -> Path:
-        return self.folder / "store.zarr.building"
+        return self.store.with_name(self.store.name + ".building")
+
+    def layout_stores(self) -> list[Path]:
+        """The published and building stores of every layout."""
+        caches = [DatasetCache(self.root, self.name, layout) for layout in LAYOUTS]
+        return [path for cache in caches for path in (cache.store, cache.building)]
 
     @property
     def extracted(self) -> Path:
@@ -99,6 +109,8 @@ class DatasetCache:
         return is_sealed(self.store)
 
 
-def dataset_cache(name: str, cache_dir: str | os.PathLike[str] | None = None) -> DatasetCache:
-    """The :class:`DatasetCache` of dataset ``name`` under the chosen root."""
-    return DatasetCache(cache_root(cache_dir), name)
+def dataset_cache(
+    name: str, cache_dir: str | os.PathLike[str] | None = None, layout: str = "raw"
+) -> DatasetCache:
+    """The :class:`DatasetCache` of dataset ``name`` (in ``layout``) under the chosen root."""
+    return DatasetCache(cache_root(cache_dir), name, layout)

@@ -44,6 +44,7 @@ def fetch(
     base_url: str | None = None,
     progress: bool = True,
     from_dir: str | os.PathLike[str] | None = None,
+    layout: str | None = None,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -68,6 +69,11 @@ def fetch(
         are hard-linked or copied into the cache and checked like downloads,
         never modified. The Keras cache (``$KERAS_HOME`` or ``~/.keras``) is
         always searched.
+    layout
+        The store layout: ``"raw"`` (decoded pixels, fastest to read) or, for
+        ClickMe, ``"compact"`` (the published JPEG bytes, about the download's
+        size, decoded on read); default: the dataset's own choice
+        (BENCHMARKS.md). Each layout is a store of its own in the cache.
 
     Returns
     -------
@@ -87,7 +93,8 @@ def fetch(
     'store.zarr'
     """
     spec = get_spec(name)
-    cache = dataset_cache(name, cache_dir)
+    cache = dataset_cache(name, cache_dir, layout or spec.default_layout)
+    converter = spec.converter(cache.layout)
     require_folder(from_dir)
     if cache.is_published():
         return cache.store
@@ -96,7 +103,7 @@ def fetch(
     def build() -> Path:
         check_free_space(spec, cache, base_url)
         sources, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
-        return _convert_and_publish(spec, cache, sources, hashes, progress)
+        return _convert_and_publish(spec, converter, cache, sources, hashes, progress)
 
     return _build_once(cache, build)
 
@@ -119,7 +126,9 @@ def convert_local(
     if cache.is_published():
         return cache.store
     hashes = {remote.path: str(remote.sha256) for remote in spec.files}
-    return _build_once(cache, lambda: _convert_and_publish(spec, cache, sources, hashes, progress))
+    return _build_once(
+        cache, lambda: _convert_and_publish(spec, spec.convert, cache, sources, hashes, progress)
+    )
 
 
 def _build_once(cache: DatasetCache, build: Callable[[], Path]) -> Path:
@@ -277,13 +286,14 @@ class _Checker:
 
 def _convert_and_publish(
     spec: DatasetSpec,
+    converter: Any,
     cache: DatasetCache,
     sources: dict[str, Path],
     hashes: dict[str, str],
     progress: bool,
 ) -> Path:
     cache.building.mkdir(exist_ok=True)
-    extra = spec.convert(spec, sources, cache.building, progress=progress)
+    extra = converter(spec, sources, cache.building, progress=progress)
     attributes = standard_attributes(spec.name, hashes)
     attributes.update(extra or {})
     if cache.store.exists():  # a store without zarr.json: never published, a leftover
@@ -310,7 +320,7 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
     try:
         lock = _acquire(cache)
         try:
-            owned = (cache.store, cache.building, cache.raw, cache.quarantine, cache.hashes)
+            owned = (*cache.layout_stores(), cache.raw, cache.quarantine, cache.hashes)
             for path in (*owned, cache.extracted):
                 if path.is_dir():
                     shutil.rmtree(path)

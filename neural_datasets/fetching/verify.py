@@ -7,7 +7,7 @@ import os
 from ..errors import OfflineError
 from ..registry import get_spec
 from ..storage.verify import verify_store
-from .cache import dataset_cache
+from .cache import LAYOUTS, dataset_cache
 from .hashes import HashRecords, expected_checksum, file_sha256
 
 
@@ -38,9 +38,12 @@ def verify(
     from tqdm.auto import tqdm
 
     spec = get_spec(name)
-    cache = dataset_cache(spec.name, cache_dir)
-    if not cache.store.exists():
+    stores = [dataset_cache(spec.name, cache_dir, layout) for layout in LAYOUTS]
+    stores = [store for store in stores if store.store.exists()]  # every layout fetched
+    if not stores:
+        cache = dataset_cache(spec.name, cache_dir)
         raise OfflineError(f"{name} is not in the cache at {cache.folder}: fetch it first.")
+    cache = stores[0]  # raw files and their records are shared by every layout
     problems: list[str] = []
     records = HashRecords(cache.hashes)
     for remote in spec.files:
@@ -53,5 +56,6 @@ def verify(
         def advance(samples: int) -> None:
             bar.update(samples)
 
-        problems += verify_store(cache.store, progress=advance)
+        for store in stores:
+            problems += verify_store(store.store, progress=advance)
     return problems

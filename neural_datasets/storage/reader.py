@@ -166,7 +166,7 @@ class ShardedArray:
         """
         indices = sample_indices(indices, self.shape[0], self.path)
         if out is None:
-            out = np.empty((len(indices), *self.shape[1:]), self.dtype)
+            out = empty_aligned((len(indices), *self.shape[1:]), self.dtype)
         flat = out.reshape(len(indices), self.sample_nbytes // self.dtype.itemsize).view(np.uint8)
         expected = None if self.check == "off" else self._checksums()
         verified = self._verified if self.check == "once" else None
@@ -290,6 +290,20 @@ class ShardedArray:
             f"{self._shard_path(shard)} (samples {first}-{last}) is corrupt: {what}. "
             f"{remedy(self.path)}"
         )
+
+
+def empty_aligned(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+    """``np.empty`` whose data starts on an ``alignment``-byte boundary.
+
+    TensorFlow adopts NumPy arrays without a copy only when they are 64-byte
+    aligned, and NumPy's allocations are 16-byte aligned: an unaligned 16 MB
+    batch was copied again by every ``tf.numpy_function`` return (BENCHMARKS.md).
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def sample_indices(indices: Any, n: int, where: object) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptStoreError
+from .bytes_array import BytesArray, is_bytes_array
 from .layout import CHECKSUM_GROUP, SAMPLES_PER_SHARD, read_attributes, sample_arrays
 from .manifest import manifest_problems, read_json
 from .reader import open_sample_array, read_whole
@@ -50,6 +51,9 @@ def verify_store(
     except CorruptStoreError as exc:  # damaged metadata: a finding, not a crash
         problems.append(str(exc))
     for name in sample_arrays(store):
+        if is_bytes_array(store / name):  # compact layout: checked item by item on read
+            problems += _verify_bytes_array(store / name, batch, progress)
+            continue
         problems += _chunk_problems(store, name, batch, progress)
     return list(dict.fromkeys(problems))  # one damaged file can trip several checks alike
 
@@ -87,6 +91,11 @@ def _chunk_problems(
     return problems
 
 
+def _sample_count(array: Path) -> int:
+    """Samples of a sample array of either layout (fixed-size chunks, or ragged bytes)."""
+    return len(BytesArray(array) if is_bytes_array(array) else open_sample_array(array))
+
+
 def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]:
     """Compare each namespace's ``records_per_file`` with the samples the store holds.
 
@@ -96,7 +105,7 @@ def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]
     match file by file (an empty or dropped source shows up here).
     """
     problems = []
-    arrays = {name: len(open_sample_array(store / name)) for name in sample_arrays(store)}
+    arrays = {name: _sample_count(store / name) for name in sample_arrays(store)}
     for namespace, values in sorted(attributes.items()):
         counts = values.get("records_per_file") if isinstance(values, dict) else None
         if counts is None:
@@ -119,6 +128,25 @@ def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]
                         f"source file {index}: {namespace}.records_per_file says {want} records, "
                         f"the store holds {got} samples from it"
                     )
+    return problems
+
+
+def _verify_bytes_array(
+    path: Path, batch: int, progress: Callable[[int], None] | None
+) -> list[str]:
+    try:
+        items = BytesArray(path)
+    except Exception as exc:  # any damage to metadata is a finding, not a crash
+        return [f"{path.name}: cannot open ({exc})"]
+    problems = []
+    for start in range(0, len(items), batch):
+        stop = min(start + batch, len(items))
+        try:
+            items.take(np.arange(start, stop))
+        except CorruptStoreError as exc:
+            problems.append(f"{path.name}: items {start}-{stop - 1}: {exc}")
+        if progress is not None:
+            progress(stop - start)
     return problems
 
 

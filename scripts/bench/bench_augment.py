@@ -7,13 +7,15 @@ Run by hand (not by CI)::
 A batch of 256x256 uint8 images (random crops of scikit-image's sample photos)
 and click-like uint8 heatmaps is augmented to 224x224 by:
 
-* the baseline: what the lab's PyTorch code does, one sample at a time on the
+* the baselines: what the lab's PyTorch code does, one sample at a time on the
   CPU — heatmap stacked as a fourth channel, then RandomResizedCrop (bilinear,
   antialiased as torchvision's default), horizontal flip and rotation
   (bilinear), written with plain torch ops because torchvision is not a
-  dependency here;
-* ``neural_datasets.augment.torch.HeatmapAugment`` on the CPU (and on CUDA
-  when available);
+  dependency here — one per preset, doing that preset's work (heatmap blur;
+  colour jitter, normalisation, heatmap max-normalisation), so every batched
+  case is compared with a per-sample path doing the same work;
+* ``neural_datasets.augment.torch.HeatmapAugment`` on the CPU, and on CUDA
+  when available (the script prints the devices it found; no CUDA, no GPU rows);
 * ``neural_datasets.augment.tf.HeatmapAugment`` inside ``tf.function``.
 
 Each case is timed end to end (parameter sampling included) after warm-up
@@ -44,6 +46,7 @@ from baselines import random_resized_crop  # the loader benchmark's torchvision 
 from neural_datasets.augment import ColorJitter
 from neural_datasets.augment import tf as augment_tf
 from neural_datasets.augment import torch as augment_torch
+from neural_datasets.augment._pixelmath import adjust_color
 
 SOURCE = 256
 DEGREES = 15.0
@@ -94,18 +97,46 @@ def _rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return F.grid_sample(x[None], grid, mode="bilinear", align_corners=False)[0]
 
 
-def baseline(images: torch.Tensor, heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample CPU path on image + heatmap stacked as four channels."""
+def baseline(
+    images: torch.Tensor, heatmaps: torch.Tensor, preset: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample CPU path doing the preset's work, image + heatmap stacked as four channels.
+
+    ``geometry``: crop + resize, flip, rotation. ``default`` adds the
+    Harmonization heatmap blur (64x64 grid, 10x10 Gaussian, back to the source
+    size) before stacking. ``full`` adds colour jitter (the same factor
+    ranges and pixel math as the batched classes), normalisation and
+    max-normalised heatmaps.
+    """
+    options = CONFIGS[preset]
+    jitter = options.get("color_jitter")
     outputs = []
     for image, heatmap in zip(images, heatmaps, strict=True):
-        stacked = torch.cat([image, heatmap]).float() / 255
+        heat = heatmap.float()[None]
+        if options.get("blur_heatmaps", True):
+            blurred = augment_torch._harmonization_blur(heat)
+            heat = F.interpolate(blurred, (SOURCE, SOURCE), mode="bilinear")
+        stacked = torch.cat([image.float()[None], heat], dim=1) / 255
         top, left, h, w = random_resized_crop(SOURCE, SOURCE)
-        crop = stacked[None, :, top : top + h, left : left + w]
+        crop = stacked[:, :, top : top + h, left : left + w]
         sample = F.interpolate(crop, (224, 224), mode="bilinear", antialias=True)[0]
         if random.random() < 0.5:
             sample = sample.flip(-1)
-        outputs.append(_rotate(sample, random.uniform(-DEGREES, DEGREES)))
-    out = torch.stack(outputs)
+        sample = _rotate(sample, random.uniform(-DEGREES, DEGREES))
+        rgb, heat = sample[None, :3], sample[None, 3:]
+        if jitter is not None:
+            factors = {
+                name: torch.tensor(random.uniform(*bounds)).view(1, 1, 1, 1)
+                for name, bounds in jitter.ranges().items()
+            }
+            rgb = adjust_color(rgb, factors, augment_torch._OPS)
+        if "normalize" in options:
+            mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in options["normalize"])
+            rgb = (rgb - mean) / std
+        if options.get("heatmap_norm") == "max":
+            heat = heat / heat.amax().clamp_min(1e-12)
+        outputs.append(torch.cat([rgb, heat], dim=1))
+    out = torch.cat(outputs)
     return out[:, :3], out[:, 3:]
 
 
@@ -157,15 +188,22 @@ def main() -> None:
     images_tf, heatmaps_tf = tf.constant(images_np), tf.constant(heatmaps_np)
     random.seed(0)
 
-    cases: list[Case] = [
-        (
-            "baseline: per-sample torch, 4-channel stack",
-            "cpu",
-            lambda: baseline(images_t, heatmaps_t),
-            lambda: None,
-        )
-    ]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(
+        f"devices: {', '.join(devices)}"
+        + ("" if "cuda" in devices else " (CUDA not available: no GPU rows measured)"),
+        flush=True,
+    )
+    cases: list[Case] = []
+    for name in CONFIGS:
+        cases.append(
+            (
+                f"baseline: per-sample torch, 4-channel stack, {name}",
+                "cpu",
+                lambda name=name: baseline(images_t, heatmaps_t, name),
+                lambda: None,
+            )
+        )
     for device in devices:
         x, h = images_t.to(device), heatmaps_t.to(device)
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -177,7 +215,8 @@ def main() -> None:
     for name, options in CONFIGS.items():
         fn = tf.function(augment_tf.HeatmapAugment(224, seed=0, **options).__call__)
         run = functools.partial(_run_tf, fn, images_tf, heatmaps_tf)
-        cases.append((f"tf HeatmapAugment (tf.function), {name}", "cpu", run, lambda: None))
+        device = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+        cases.append((f"tf HeatmapAugment (tf.function), {name}", device, run, lambda: None))
 
     results = []
     for (name, device, _, _), times in zip(
@@ -187,9 +226,12 @@ def main() -> None:
         rate = args.batch / seconds
         results.append({"case": name, "device": device, "median_s": seconds, "samples_per_s": rate})
         print(f"{name} [{device}]: {rate:,.0f} samples/s", flush=True)
-    base = results[0]["samples_per_s"]
+    # Each case against the per-sample baseline doing the same preset's work.
+    bases = {
+        r["case"].rsplit(", ", 1)[1]: r["samples_per_s"] for r in results if "baseline" in r["case"]
+    }
     for row in results:
-        row["vs_baseline"] = row["samples_per_s"] / base
+        row["vs_baseline"] = row["samples_per_s"] / bases[row["case"].rsplit(", ", 1)[1]]
 
     machine = {
         "platform": platform.platform(),

@@ -55,12 +55,18 @@ class Data:
 
     shards: list[Path]
     store: Path
+    compact: Path
     samples: int
 
 
 def make_data(samples: int) -> Data:
     n_shards = max(1, samples * SHARDS_PER_1K // 1024)
-    return Data(benchdata.shards(samples, n_shards), benchdata.store(samples, n_shards), samples)
+    return Data(
+        benchdata.shards(samples, n_shards),
+        benchdata.store(samples, n_shards),
+        benchdata.store(samples, n_shards, layout="compact"),
+        samples,
+    )
 
 
 # An epoch function reads one full pass and returns how many samples it yielded.
@@ -97,11 +103,15 @@ def harmonization_tfdata(data: Data) -> Epoch:
     return lambda epoch: sum(int(images.shape[0]) for images, _, _ in ds)
 
 
-def torch_loader(num_workers: int, check: str = "once") -> Callable[[Data], Epoch]:
-    """(c) ``neural_datasets.torch.loader`` with ``num_workers`` workers (fork, persistent).
+def torch_loader(
+    num_workers: int, workers: str = "auto", layout: str = "raw", check: str = "once"
+) -> Callable[[Data], Epoch]:
+    """(c) ``neural_datasets.torch.loader`` with ``num_workers`` workers.
 
-    ``check`` is the checksum-on-read mode the store is opened with (its cost is measured
-    by the c0 variants: ``once``, the default, ``always`` and ``off``).
+    ``workers="auto"`` reads with threads (ClickMe declares itself thread-safe);
+    ``"processes"`` uses persistent DataLoader worker processes (fork). ``check`` is the
+    checksum-on-read mode the store is opened with (its cost is measured by the c0
+    variants: ``once``, the default, ``always`` and ``off``).
     """
 
     def make(data: Data) -> Epoch:
@@ -111,13 +121,13 @@ def torch_loader(num_workers: int, check: str = "once") -> Callable[[Data], Epoc
 
         before = os.environ.get(ENV_CHECK_ON_READ)
         os.environ[ENV_CHECK_ON_READ] = check
-        try:
-            ds = ClickMe.open(data.store)  # readers take the setting when opened
+        try:  # readers take the setting when opened
+            ds = ClickMe.open(data.compact if layout == "compact" else data.store)
         finally:
             os.environ.pop(ENV_CHECK_ON_READ)
             if before is not None:
                 os.environ[ENV_CHECK_ON_READ] = before
-        batches = loader(ds, BATCH, num_workers=num_workers)
+        batches = loader(ds, BATCH, num_workers=num_workers, workers=workers)
 
         def epoch(e: int) -> int:
             batches.set_epoch(e)
@@ -128,15 +138,50 @@ def torch_loader(num_workers: int, check: str = "once") -> Callable[[Data], Epoc
     return make
 
 
-def tf_dataset(data: Data) -> Epoch:
+def tf_dataset(layout: str = "raw") -> Callable[[Data], Epoch]:
     """(d) ``neural_datasets.tf.dataset``, one endless pipeline read one epoch at a time."""
-    from neural_datasets import ClickMe
-    from neural_datasets.tf import dataset
 
-    ds = dataset(ClickMe.open(data.store), BATCH, epochs=None)
-    steps = data.samples // BATCH
-    batches = iter(ds)
-    return lambda epoch: sum(int(next(batches)["label"].shape[0]) for _ in range(steps))
+    def make(data: Data) -> Epoch:
+        from neural_datasets import ClickMe
+        from neural_datasets.tf import dataset
+
+        store = data.compact if layout == "compact" else data.store
+        ds = dataset(ClickMe.open(store), BATCH, epochs=None)
+        steps = data.samples // BATCH
+        batches = iter(ds)
+        return lambda epoch: sum(int(next(batches)["label"].shape[0]) for _ in range(steps))
+
+    return make
+
+
+def cuda_end_to_end(layout: str) -> Callable[[Data], Epoch]:
+    """(g) loader (2 threads, pinned) -> CUDA tensors -> HeatmapAugment on the GPU, 256 -> 224."""
+
+    def make(data: Data) -> Epoch:
+        import torch
+
+        from neural_datasets import ClickMe
+        from neural_datasets.augment.torch import HeatmapAugment
+        from neural_datasets.torch import loader
+
+        store = data.compact if layout == "compact" else data.store
+        batches = loader(ClickMe.open(store), BATCH, num_workers=2, pin_memory=True)
+        augment = HeatmapAugment(224, degrees=15, seed=0)
+
+        def epoch(e: int) -> int:
+            batches.set_epoch(e)
+            n = 0
+            for b in batches:
+                image = b["image"].to("cuda", non_blocking=True)
+                heatmap = b["heatmap"].to("cuda", non_blocking=True)
+                augment(image, heatmap)
+                n += len(b["label"])
+            torch.cuda.synchronize()
+            return n
+
+        return epoch
+
+    return make
 
 
 def numpy_memcpy(data: Data) -> Epoch:
@@ -185,10 +230,44 @@ PIPELINES = [
         torch_loader(0, check="off"),
         rss=False,
     ),
-    Pipeline("c2", "neural_datasets.torch.loader, num_workers=2", torch_loader(2)),
-    Pipeline("d", "neural_datasets.tf.dataset", tf_dataset),
+    Pipeline("c2", "neural_datasets.torch.loader, num_workers=2 (threads)", torch_loader(2)),
+    Pipeline("c8", "neural_datasets.torch.loader, num_workers=8 (threads)", torch_loader(8)),
+    Pipeline(
+        "c2p",
+        "neural_datasets.torch.loader, num_workers=2, workers='processes'",
+        torch_loader(2, "processes"),
+    ),
+    Pipeline("d", "neural_datasets.tf.dataset", tf_dataset()),
+    Pipeline(
+        "k0",
+        "compact layout: torch.loader, num_workers=0",
+        torch_loader(0, layout="compact"),
+    ),
+    Pipeline(
+        "k2",
+        "compact layout: torch.loader, num_workers=2 (threads)",
+        torch_loader(2, layout="compact"),
+    ),
+    Pipeline(
+        "k8",
+        "compact layout: torch.loader, num_workers=8 (threads)",
+        torch_loader(8, layout="compact"),
+    ),
+    Pipeline("kd", "compact layout: tf.dataset", tf_dataset("compact")),
     Pipeline("e", "NumPy gather from memory (ceiling)", numpy_memcpy, rss=False),
 ]
+CUDA_PIPELINES = [
+    Pipeline("g", "raw layout -> CUDA tensors -> HeatmapAugment on CUDA", cuda_end_to_end("raw")),
+    Pipeline(
+        "gk", "compact layout -> CUDA tensors -> HeatmapAugment on CUDA", cuda_end_to_end("compact")
+    ),
+]
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def timed(epoch: Epoch, first: int, min_seconds: float) -> float:
@@ -223,7 +302,7 @@ def _peak_rss_child(key: str, samples: int) -> None:
     import psutil
 
     data = make_data(samples)
-    pipeline = next(p for p in PIPELINES if p.key == key)
+    pipeline = next(p for p in PIPELINES + CUDA_PIPELINES if p.key == key)
     epoch = pipeline.make(data)
     me = psutil.Process()
 
@@ -302,7 +381,15 @@ def main() -> None:
     if args.rss_child:
         _peak_rss_child(args.rss_child, args.samples)
         return
-    pipelines = [p for p in PIPELINES if not args.only or p.key in args.only]
+    cuda = cuda_available()
+    print(
+        "device: cuda available, GPU rows (g, gk) included"
+        if cuda
+        else "device: cpu only (no CUDA): the GPU rows (g, gk) are not measured",
+        flush=True,
+    )
+    every = PIPELINES + (CUDA_PIPELINES if cuda else [])
+    pipelines = [p for p in every if not args.only or p.key in args.only]
     data = make_data(args.samples)
     rates = throughput(data, pipelines, args.rounds, args.seconds)
     rss: dict[str, dict[str, dict]] = {}

@@ -30,8 +30,10 @@ def shards(n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT) 
     return write_clickme_shards(folder, n_shards, n_samples // n_shards, seed=1, prefix="bench")
 
 
-def store(n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT) -> Path:
-    """Our zarr store of the same records, converted through ``neural_datasets.fetch``."""
+def store(
+    n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT, layout: str = "raw"
+) -> Path:
+    """Our store of the same records in ``layout``, converted through ``neural_datasets.fetch``."""
     import neural_datasets as nd
     from neural_datasets import registry
     from neural_datasets.datasets.clickme.spec import shard_spec
@@ -43,7 +45,7 @@ def store(n_samples: int = 2048, n_shards: int = 8, root: Path = DEFAULT_ROOT) -
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unpinned by design
-        return nd.fetch(name, cache_dir=root / "cache", progress=False)
+        return nd.fetch(name, cache_dir=root / "cache", progress=False, layout=layout)
 
 
 def machine() -> dict:

@@ -40,10 +40,30 @@ SECTIONS = [
         "work because that is the cost those pipelines impose on every sample; our loaders hand "
         "over uint8 batches and leave augmentation to the batched GPU/CPU step below. Peak RSS is "
         "measured in a fresh process while iterating two epochs over the data at 1x and 4x. "
-        "On 2 cores, worker processes cost more than they give: each 16 MB batch is copied "
-        "into shared memory for the main process, which is dearer than the read itself, so "
-        "`num_workers=0` (the default) is the fast setting on small machines and workers pay "
-        "off on slow or remote disks.",
+        "`num_workers=N` reads with N threads for ClickMe (it declares itself thread-safe): a "
+        "batch reaches the training loop without a copy, where worker processes (c2p) copy each "
+        "16 MB batch through shared memory, dearer than the read itself. Threads share the GIL "
+        "with the training loop for the reader's per-sample Python work, so on 2 busy cores they "
+        "add little to the raw layout; they pay off with the compact layout, whose JPEG decoding "
+        "releases the GIL. The (k) rows read the compact layout, whose limit is JPEG decoding "
+        "(see Store layouts). The (g) rows, end to end to CUDA tensors with GPU augmentation, "
+        "appear only when a GPU is present; none was lent to the session that measured this.",
+    ),
+    (
+        "layouts",
+        "Store layouts: raw and compact",
+        "bench_layouts.py",
+        "The same records in each ClickMe layout: `raw` stores decoded pixels (one sample per "
+        "chunk, uncompressed), `compact` the published JPEG bytes unchanged (ragged byte arrays, "
+        "crc32c per item), decoded on every read by a pool of threads with the raw conversion's "
+        "decoder (identical pixels). The decode rows show simplejpeg releasing the GIL: N "
+        "threads decode about N times as fast as one. Defaults: `clickme-train` compact (its raw "
+        "store would be ~12x the download, tens of GB; decoding keeps up with a GPU given a few "
+        "cores per GPU, or decodes on the GPU with `loader(..., device='cuda')`), `clickme-val` "
+        "and the sample raw (small, read often: raw is several times faster). Heatmaps stay "
+        "uncompressed in the raw layout: blosc-lz4 halves them (64 to 27 KB, 14 % of a sample) "
+        "but reads them 4x slower (Reader table), which would halve a raw batch read. GPU decode "
+        "(nvJPEG) is not measured here: no GPU was lent.",
     ),
     (
         "reader",
@@ -61,10 +81,14 @@ SECTIONS = [
         "Augmentation: batched vs per-sample",
         "bench_augment.py",
         "Batch 256 of 256x256 uint8 images and heatmaps to 224x224 with random resized crops, "
-        "flips and rotations, against the per-sample CPU baseline (heatmap stacked as a fourth "
-        "channel, transforms one sample at a time). No GPU was lent to the session that measured "
-        "this; CUDA rows appear automatically when one is present (target: >= 50,000 samples/s "
-        "on an H100).",
+        "flips and rotations, each preset against a per-sample CPU baseline doing the same work "
+        "(heatmap stacked as a fourth channel, transforms one sample at a time; + heatmap blur "
+        "for `default`; + colour jitter with the same pixel math, normalisation and heatmap "
+        "max-norm for `full`). Batching wins on the CPU because one resampling serves the whole "
+        "batch and the per-sample path pays thousands of small multi-threaded ops; the colour "
+        "math is memory-bound in both. The script prints the devices it found; no GPU was lent "
+        "to the session that measured this, so the CUDA rows (target: >= 50,000 samples/s on an "
+        "H100/H200) are unmeasured.",
     ),
     (
         "convert",

@@ -67,7 +67,7 @@ def test_unguarded_script_needing_forkserver_is_refused_at_once(
         from neural_datasets.torch import loader
         print("SCRIPT RAN")
         remote = nd.ClickMe.open({store_url!r})
-        for batch in loader(remote, 8, num_workers=2):
+        for batch in loader(remote, 8, num_workers=2, workers="processes"):
             pass
         """,
     )
@@ -80,6 +80,24 @@ def test_unguarded_script_needing_forkserver_is_refused_at_once(
     # Only the script's and our frames: nothing from inside multiprocessing or torch.
     frames = [line for line in result.stderr.splitlines() if line.strip().startswith("File ")]
     assert not [f for f in frames if "multiprocessing/" in f or "/torch/" in f], frames
+
+
+def test_unguarded_script_with_default_workers_reads_with_threads(
+    store_url: str, tmp_path: Path
+) -> None:
+    result = _run(
+        tmp_path,
+        f"""
+        import neural_datasets as nd
+        from neural_datasets.torch import loader
+        print("SCRIPT RAN")
+        remote = nd.ClickMe.open({store_url!r})
+        print("BATCHES", sum(1 for _ in loader(remote, 8, num_workers=2)))
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("SCRIPT RAN") == 1  # threads: nothing re-runs the script
+    assert "BATCHES 6" in result.stdout
 
 
 def test_guarded_script_with_forkserver_workers_works(store_url: str, tmp_path: Path) -> None:

@@ -33,14 +33,21 @@ def _scene(b: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return to_u8(images.transpose(0, 2, 3, 1)), to_u8(heatmaps[..., None])
 
 
-def _assert_close_on_average(torch_out: torch.Tensor, tf_out: tf.Tensor, nchw: bool) -> None:
+def _assert_same_per_pixel(torch_out: torch.Tensor, tf_out: tf.Tensor, nchw: bool) -> None:
+    """Every output value agrees to within float32 rounding: 0.02/255 of the value range.
+
+    The two frameworks compute sampling coordinates and the colour math in
+    different orders; measured differences stay below 0.003/255 per pixel, while
+    a half-pixel shift or a misplaced frame edge moves pixels by tens of levels.
+    """
     a = torch_out.numpy()
     if nchw:
         a = np.moveaxis(a, 1, -1)
     b = tf_out.numpy()
     assert a.shape == b.shape
     value_range = float(a.max() - a.min()) or 1.0
-    assert np.abs(a - b).mean() <= value_range / 255
+    worst = np.unravel_index(np.argmax(np.abs(a - b)), a.shape)
+    assert np.abs(a - b).max() <= 0.02 * value_range / 255, (worst, a[worst], b[worst])
 
 
 CONFIGS = {
@@ -76,8 +83,8 @@ def test_shared_params_give_the_same_output(name: str, heatmap_rank: int) -> Non
         torch.from_numpy(np.moveaxis(images, -1, 1).copy()), torch.from_numpy(heat_nchw), params
     )
     fx, fh = augment_tf.HeatmapAugment(**options).apply(images, heat_nhwc, params)
-    _assert_close_on_average(tx, fx, nchw=True)
-    _assert_close_on_average(th, fh, nchw=heatmap_rank == 4)
+    _assert_same_per_pixel(tx, fx, nchw=True)
+    _assert_same_per_pixel(th, fh, nchw=heatmap_rank == 4)
 
 
 def test_heatmap_at_another_resolution_is_sampled_over_the_same_region() -> None:
@@ -88,7 +95,7 @@ def test_heatmap_at_another_resolution_is_sampled_over_the_same_region() -> None
     images_t = torch.from_numpy(np.moveaxis(images, -1, 1).copy())
     _, th = aug_torch.apply(images_t, torch.from_numpy(small[..., 0]), params)
     _, fh = aug_tf.apply(images, small[..., 0], params)
-    _assert_close_on_average(th, fh, nchw=False)
+    _assert_same_per_pixel(th, fh, nchw=False)
     _, full = aug_tf.apply(images, heatmaps[..., 0], params)
     assert np.abs(fh.numpy() - full.numpy()).mean() < 0.005  # a 2 px shift gives 0.03
 
@@ -103,8 +110,8 @@ def test_same_seed_gives_the_same_batches_in_both_frameworks() -> None:
     for _ in range(2):
         tx, th = aug_torch(images_t, heatmaps_t)
         fx, fh = aug_tf(images, heatmaps)
-        _assert_close_on_average(tx, fx, nchw=True)
-        _assert_close_on_average(th, fh, nchw=True)
+        _assert_same_per_pixel(tx, fx, nchw=True)
+        _assert_same_per_pixel(th, fh, nchw=True)
 
 
 def _reference_clickme(image: tf.Tensor, heatmap: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

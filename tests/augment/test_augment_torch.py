@@ -208,3 +208,23 @@ def test_bad_inputs_raise() -> None:
         aug(images, heatmaps[:2])
     with pytest.raises(ValueError, match="params"):
         aug.apply(images, heatmaps, AugmentParams.identity(4, 32, 32))
+
+
+def test_cpu_blocks_give_the_whole_batch_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    images = torch.randint(0, 256, (7, 3, 40, 40), dtype=torch.uint8)
+    heatmaps = torch.randint(0, 256, (7, 40, 40), dtype=torch.uint8)
+    aug = HeatmapAugment(
+        32,
+        degrees=30,
+        color_jitter=ColorJitter(0.4, 0.4, 0.4, 0.1),
+        normalize=((0.5, 0.4, 0.3), (0.2, 0.3, 0.25)),
+        heatmap_norm="sum",
+    )
+    params = aug.sample(7, 40, 40)
+    whole = aug.apply(images, heatmaps, params)
+    monkeypatch.setattr(augment_torch, "CPU_BLOCK_BYTES", 2 * 3 * 32 * 32 * 4)  # blocks of 2
+    assert augment_torch._cpu_block((32, 32)) == 2
+    blocked = aug.apply(images, heatmaps, params)
+    for a, b in zip(whole, blocked, strict=True):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, atol=1e-5, rtol=0)  # per value; reductions may reorder

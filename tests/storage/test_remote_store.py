@@ -52,8 +52,13 @@ def test_torch_loader_over_http(local: nd.ClickMe, remote: nd.ClickMe) -> None:
 
     expected = labels(loader(local, 8, seed=1))
     assert labels(loader(remote, 8, seed=1)) == expected
-    # tensorstore aborts in forked children: workers default to forkserver, fork is refused
-    workers = loader(remote, 8, seed=1, num_workers=2, persistent_workers=False)
+    # Workers default to threads of this process, which tensorstore is safe in.
+    threads = loader(remote, 8, seed=1, num_workers=2)
+    assert threads.reader_threads > 0 and labels(threads) == expected
+    # tensorstore aborts in forked children: processes default to forkserver, fork is refused
+    workers = loader(
+        remote, 8, seed=1, num_workers=2, workers="processes", persistent_workers=False
+    )
     assert workers.multiprocessing_context.get_start_method() == "forkserver"
     assert labels(workers) == expected
     with pytest.raises(ValueError, match="forkserver"):
@@ -66,3 +71,13 @@ def test_tf_dataset_over_http(local: nd.ClickMe, remote: nd.ClickMe) -> None:
     got = [b["image"] for b in dataset(remote, 16, seed=2).as_numpy_iterator()]
     expected = [b["image"] for b in dataset(local, 16, seed=2).as_numpy_iterator()]
     assert np.array_equal(np.concatenate(got), np.concatenate(expected))
+
+
+def test_a_compact_store_over_http_is_refused_with_a_way_out(local: nd.ClickMe) -> None:
+    from neural_datasets.errors import InvalidArgumentError
+
+    cache = Path(local.location).parents[1]
+    nd.ClickMe("sample", cache_dir=cache, layout="compact", progress=False)
+    refused = pytest.raises(InvalidArgumentError, match="compact layout.*local path only")
+    with LocalHTTPServer(cache) as server, refused:
+        nd.ClickMe.open(f"{server.url}/clickme-sample/store-compact.zarr")

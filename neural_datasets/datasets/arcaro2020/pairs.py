@@ -40,6 +40,9 @@ class ITPairSource:
     ((2, 64, 64, 3), (2, 17, 17, 30), dtype('float32'))
     """
 
+    thread_safe = True
+    """Reads are gathers from read-only arrays, safe from several threads at once."""
+
     def __init__(
         self,
         it: Any,

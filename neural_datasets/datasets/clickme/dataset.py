@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidArgumentError
+from ...storage.bytes_array import is_bytes_array
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
@@ -67,8 +68,10 @@ class ClickMe(StoreDataset):
     ----------
     split
         ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample).
-    cache_dir, base_url, progress
-        As for :func:`neural_datasets.fetch`.
+    cache_dir, base_url, progress, layout
+        As for :func:`neural_datasets.fetch`. ``layout="compact"`` keeps the
+        published JPEG bytes and decodes batches on read, with pixels
+        identical to the ``"raw"`` layout's.
 
     Examples
     --------
@@ -98,6 +101,9 @@ class ClickMe(StoreDataset):
     store_indices: np.ndarray | None = None
     """For a subset, the store positions of its samples, in order; ``None`` for the whole store."""
 
+    thread_safe = True
+    """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
+
     def __init__(
         self,
         split: str = "val",
@@ -107,6 +113,7 @@ class ClickMe(StoreDataset):
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
+        layout: str | None = None,
     ) -> None:
         try:
             name, slice_text = parse_split(split)
@@ -118,7 +125,11 @@ class ClickMe(StoreDataset):
                 f"sliced like 'train[:10%]' or 'val[1000:2000]'."
             )
         super().__init__(
-            f"clickme-{name}", cache_dir=cache_dir, base_url=base_url, progress=progress
+            f"clickme-{name}",
+            cache_dir=cache_dir,
+            base_url=base_url,
+            progress=progress,
+            layout=layout,
         )
         self.split = split
         if slice_text is not None:
@@ -173,8 +184,20 @@ class ClickMe(StoreDataset):
 
     def _open(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location).rstrip("/")
-        self.images = open_sample_array(f"{self.location}/image")
-        self.heatmaps = open_sample_array(f"{self.location}/heatmap")
+        if is_bytes_array(f"{self.location}/image"):
+            if is_url(self.location):
+                raise InvalidArgumentError(
+                    f"{self.location} is a store in the compact layout, which is read from a "
+                    f"local path only. Copy it to a local disk and open that, or publish the "
+                    f"raw layout (neural-datasets fetch --layout raw) for reading over the network."
+                )
+            from .compact import HEATMAP_SHAPE, IMAGE_SHAPE, JpegArray  # layout="compact"
+
+            self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
+            self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+        else:
+            self.images = open_sample_array(f"{self.location}/image")
+            self.heatmaps = open_sample_array(f"{self.location}/heatmap")
         self.labels = self._store_labels = _read_column(self.location, "label")
         self.store_indices = None
 
@@ -282,6 +305,30 @@ class ClickMe(StoreDataset):
         return {
             "image": self.images.take(in_store),
             "heatmap": self.heatmaps.take(in_store),
+            "label": self.labels[positions],
+        }
+
+    @property
+    def decodes_on_read(self) -> bool:
+        """Whether the store keeps JPEG bytes (``layout="compact"``), decoded on each read."""
+        return hasattr(self.images, "items")
+
+    def read_encoded_batch(self, indices: Any) -> dict[str, Any]:
+        """:meth:`read_batch` with ``image`` and ``heatmap`` as their stored JPEG bytes.
+
+        For decoders elsewhere, such as the GPU (the PyTorch loader's ``device``);
+        compact layout only. Every item is checked against its crc32c.
+        """
+        if not self.decodes_on_read:
+            raise InvalidArgumentError(
+                f"{self!r} holds decoded pixels (layout 'raw'); JPEG bytes are kept by the "
+                f"'compact' layout only."
+            )
+        positions = coerce_index(indices, len(self))[0]
+        in_store = positions if self.store_indices is None else self.store_indices[positions]
+        return {
+            "image": self.images.items.take(in_store),
+            "heatmap": self.heatmaps.items.take(in_store),
             "label": self.labels[positions],
         }
 
