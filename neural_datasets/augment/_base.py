@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
+from typing import Any
 
 import numpy as np
 
@@ -45,12 +45,12 @@ class HeatmapAugmentBase:
             color_jitter = ColorJitter(*color_jitter)
         if heatmap_norm not in (None, "max", "sum"):
             raise ValueError(f"heatmap_norm must be None, 'max' or 'sum', got {heatmap_norm!r}")
-        self.sampling = {
+        self.sampling: dict[str, Any] = {  # sample_params' keyword arguments
             "size": size,
             "scale": tuple(scale),
             "ratio": tuple(ratio),
             "hflip": hflip,
-            "degrees": degrees if isinstance(degrees, Real) else tuple(degrees),
+            "degrees": degrees if isinstance(degrees, (int, float, np.number)) else tuple(degrees),
             "color_jitter": color_jitter,
         }
         # Sample once to validate every option now rather than at the first batch.

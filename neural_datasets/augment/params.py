@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 
@@ -36,18 +35,24 @@ Range = tuple[float, float]
 
 
 def _as_size(size: int | Sequence[int]) -> tuple[int, int]:
-    pair = (size, size) if isinstance(size, Integral) else tuple(size)
+    pair = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
     if len(pair) != 2 or min(pair) < 1:
         raise ValueError(f"size must be a positive int or (height, width), got {size!r}")
     return int(pair[0]), int(pair[1])
 
 
+def _pair(values: Sequence[float]) -> Range:
+    """A ``(low, high)`` pair from any two-item sequence (callers pass lists too)."""
+    low, high = values
+    return float(low), float(high)
+
+
 def _as_range(value: float | Sequence[float], name: str, *, centre: float) -> Range:
     """Turn torchvision's ``x`` shorthand into ``(centre - x, centre + x)``."""
-    if isinstance(value, Real):
+    if isinstance(value, (int, float, np.integer, np.floating)):
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
-        return centre - value, centre + value
+        return centre - float(value), centre + float(value)
     lo, hi = (float(v) for v in value)
     if lo > hi:
         raise ValueError(f"{name} must be (low, high) with low <= high, got {value!r}")
@@ -176,7 +181,7 @@ class AugmentParams:
 
     @staticmethod
     def _vector(value: object, batch: int, name: str, dtype: type) -> np.ndarray:
-        array = np.asarray(value, dtype=dtype)
+        array: np.ndarray = np.asarray(value, dtype=dtype)
         if array.shape != (batch,):
             raise ValueError(f"{name} must have shape [{batch}], got {array.shape}")
         return array
@@ -382,7 +387,7 @@ def sample_params(
     rng = np.random.default_rng(rng)
     deg_lo, deg_hi = _as_range(degrees, "degrees", centre=0.0)
     ranges = (color_jitter or ColorJitter()).ranges()
-    crop = _sample_crops(rng, batch_size, height, width, tuple(scale), tuple(ratio))
+    crop = _sample_crops(rng, batch_size, height, width, _pair(scale), _pair(ratio))
     flip = rng.random(batch_size) < hflip
     angle = rng.uniform(deg_lo, deg_hi, batch_size)
     color = {name: rng.uniform(lo, hi, batch_size) for name, (lo, hi) in ranges.items()}

@@ -282,7 +282,7 @@ class HeatmapAugment(HeatmapAugmentBase):
                 )
 
             @tf.function(reduce_retracing=True)
-            def per_sample(images, heatmaps, image_t, heat_t, factors):  # type: ignore[no-untyped-def]
+            def per_sample(images, heatmaps, image_t, heat_t, factors):
                 count = tf.shape(images)[0]
                 pad = -count % SAMPLES_PER_BLOCK
 

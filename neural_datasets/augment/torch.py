@@ -36,18 +36,27 @@ class _TorchOps:
     clip01 = staticmethod(lambda x: x.clamp(0.0, 1.0))
     # lerp is one fused pass and its result is fresh, so clamping in place is safe.
     blend01 = staticmethod(lambda a, b, weight: torch.lerp(b, a, weight).clamp_(0.0, 1.0))
-    where = staticmethod(torch.where)
     maximum = staticmethod(torch.maximum)
     minimum = staticmethod(torch.minimum)
     floor = staticmethod(torch.floor)
-    clamp_min = staticmethod(torch.clamp_min)
     split_rgb = staticmethod(lambda x: x.split(1, dim=1))
     merge_rgb = staticmethod(lambda r, g, b: torch.cat([r, g, b], dim=1))
 
     @staticmethod
+    def where(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.where(cond, a, b)
+
+    @staticmethod
+    def clamp_min(x: torch.Tensor, low: float) -> torch.Tensor:
+        return x.clamp_min(low)
+
+    @staticmethod
     def reduce(x: torch.Tensor, how: Literal["mean", "max", "sum"]) -> torch.Tensor:
-        reduce = {"mean": torch.mean, "max": torch.amax, "sum": torch.sum}[how]
-        return reduce(x, dim=(1, 2, 3), keepdim=True)
+        if how == "mean":
+            return x.mean(dim=(1, 2, 3), keepdim=True)
+        if how == "max":
+            return x.amax(dim=(1, 2, 3), keepdim=True)
+        return x.sum(dim=(1, 2, 3), keepdim=True)
 
     @staticmethod
     def gray(x: torch.Tensor) -> torch.Tensor:
