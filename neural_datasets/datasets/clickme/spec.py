@@ -39,6 +39,9 @@ SAMPLE_LICENSE = (
 # source_shard and source_record int32, a crc32c per image and heatmap chunk, and the 16-byte
 # shard-index entries of both. Metadata adds a few KB per store.
 STORE_BYTES_PER_SAMPLE = 256 * 256 * 3 + 256 * 256 + 8 + 4 + 4 + 2 * 4 + 2 * 16
+# The compact layout keeps the published JPEG bytes (~RAW_BYTES_PER_SAMPLE) plus per-item offsets
+# and crc32c and the small columns: 1.14x the download on the benchmark data (BENCHMARKS.md).
+COMPACT_BYTES_PER_SAMPLE = 32_000
 # Typical TFRecord bytes per ClickMe sample (JPEG image + PNG heatmap + label); only used to
 # estimate, marked "~", a split's sample count from its download size before it is fetched.
 RAW_BYTES_PER_SAMPLE = 28_000
@@ -84,6 +87,26 @@ def preview(store: Path, out: Path, n: int) -> Path:
     return render(store, out, n)
 
 
+def _clickme_spec(name: str, split: str, default_layout: str = "raw", **facts: Any) -> DatasetSpec:
+    """An entry with what every ClickMe entry shares (converters, opener, preview, sizes)."""
+    compact = default_layout == "compact"
+    store_bytes = COMPACT_BYTES_PER_SAMPLE if compact else STORE_BYTES_PER_SAMPLE
+    return DatasetSpec(
+        name=name,
+        citation=CITATION,
+        convert=convert,
+        open=open_split,
+        preview=preview,
+        split=split,
+        store_bytes_per_sample=store_bytes,
+        raw_bytes_per_sample=RAW_BYTES_PER_SAMPLE,
+        stored_samples=stored_samples,
+        layouts=LAYOUTS,
+        default_layout=default_layout,
+        **facts,
+    )
+
+
 def shard_spec(
     name: str, base_url: str, files: list[str], *, split: str = "custom", description: str = ""
 ) -> DatasetSpec:
@@ -99,45 +122,29 @@ def shard_spec(
     >>> spec.url(spec.files[0])
     'file:///data/shards/a.tfrecords'
     """
-    return DatasetSpec(
-        name=name,
+    return _clickme_spec(
+        name,
+        split,
         description=description or f"ClickMe-format shards at {base_url}",
-        citation=CITATION,
         license="As the shards' own licence.",
         base_url=base_url,
         files=tuple(RemoteFile(f) for f in files),
-        convert=convert,
-        open=open_split,
-        preview=preview,
-        split=split,
-        store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
-        raw_bytes_per_sample=RAW_BYTES_PER_SAMPLE,
-        stored_samples=stored_samples,
-        layouts=LAYOUTS,
     )
 
 
 def _split(split: str, count: int, default_layout: str) -> DatasetSpec:
-    return DatasetSpec(
-        name=f"clickme-{split}",
+    return _clickme_spec(
+        f"clickme-{split}",
+        split,
+        default_layout,
         description=(
             f"ClickMe {split} split: ImageNet images (256x256x3) with human feature-importance "
             f"heatmaps (256x256) and ImageNet labels, from {count} TFRecord shards "
             f"({split}-0 .. {split}-{count - 1})."
         ),
-        citation=CITATION,
         license=LICENSE,
         base_url=BASE_URL,
         files=tuple(RemoteFile(f"{split}/{split}-{i}.tfrecords") for i in range(count)),
-        convert=convert,
-        open=open_split,
-        preview=preview,
-        split=split,
-        store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
-        raw_bytes_per_sample=RAW_BYTES_PER_SAMPLE,
-        stored_samples=stored_samples,
-        layouts=LAYOUTS,
-        default_layout=default_layout,
     )
 
 
@@ -150,28 +157,21 @@ SPECS = apply_pins(
         # ~4,000 samples/s per core. val is small and read often: raw reads fastest.
         _split("train", 319, default_layout="compact"),
         _split("val", 18, default_layout="raw"),
-        DatasetSpec(
-            name="clickme-sample",
+        _clickme_spec(
+            "clickme-sample",
+            "sample",
             description=(
                 "Bundled ClickMe-format sample: 48 records in 2 TFRecord shards built from "
                 "public-domain photographs with SYNTHETIC heatmaps and labels. For tests, "
                 "demos and offline use."
             ),
-            citation=CITATION,
             license=SAMPLE_LICENSE,
             base_url=folder_url(SAMPLE_FOLDER),
             files=(
                 RemoteFile("clickme-sample-0.tfrecords"),
                 RemoteFile("clickme-sample-1.tfrecords"),
             ),
-            convert=convert,
-            open=open_split,
-            preview=preview,
-            split="sample",
             samples=48,
-            store_bytes_per_sample=STORE_BYTES_PER_SAMPLE,
-            stored_samples=stored_samples,
-            layouts=LAYOUTS,
         ),
     ),
     HERE / "checksums.tsv",
