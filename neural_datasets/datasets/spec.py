@@ -48,7 +48,7 @@ class Converter(Protocol):
     """Writes a dataset's zarr arrays from its verified raw files; returns root attributes."""
 
     def __call__(
-        self, spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+        self, spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool
     ) -> dict[str, Any]: ...
 
 

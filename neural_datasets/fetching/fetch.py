@@ -102,15 +102,15 @@ def fetch(
 
     def build() -> Path:
         check_free_space(spec, cache, base_url)
-        sources, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
-        return _convert_and_publish(spec, converter, cache, sources, hashes, progress)
+        raw_files, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
+        return _convert_and_publish(spec, converter, cache, raw_files, hashes, progress)
 
     return _build_once(cache, build)
 
 
 def convert_local(
     spec: DatasetSpec,
-    sources: dict[str, Path],
+    raw_files: dict[str, Path],
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -127,7 +127,7 @@ def convert_local(
         return cache.store
     hashes = {remote.path: str(remote.sha256) for remote in spec.files}
     return _build_once(
-        cache, lambda: _convert_and_publish(spec, spec.convert, cache, sources, hashes, progress)
+        cache, lambda: _convert_and_publish(spec, spec.convert, cache, raw_files, hashes, progress)
     )
 
 
@@ -199,21 +199,21 @@ def _ensure_raw_files(
     downloader = ResumableDownloader(progress=progress)
     checker = _Checker(spec, cache, records)
     reuse = Reuse()
-    sources: dict[str, Path] = {}
+    raw_files: dict[str, Path] = {}
     for remote in _progress(spec.files, progress, f"{spec.name}: files"):
         path = cache.raw_file(remote.path)
         url = spec.url(remote, base_url)
         if path.is_file():
             try:
                 checker(path, remote, url)
-                sources[remote.path] = path
+                raw_files[remote.path] = path
                 continue
             except ChecksumMismatchError as exc:  # damaged on disk since: fetch it again
                 print(f"neural-datasets: {exc}\nDownloading it again.", file=sys.stderr)
         copy = find_copy(remote, from_dir)
         if copy is not None and _adopt(copy, path, remote, checker):
             reuse.add(copy, path.stat().st_size)
-            sources[remote.path] = path
+            raw_files[remote.path] = path
             continue
         if offline() and not url.startswith("file://"):
             raise OfflineError(
@@ -221,11 +221,11 @@ def _ensure_raw_files(
             )
         downloader(url, path)
         checker(path, remote, url)
-        sources[remote.path] = path
+        raw_files[remote.path] = path
     if summary := reuse.summary(spec.name):
         print(f"neural-datasets: {summary}", file=sys.stderr)
     checker.warn_first_use()
-    return sources, checker.hashes
+    return raw_files, checker.hashes
 
 
 def _adopt(copy: Path, path: Path, remote: RemoteFile, checker: _Checker) -> bool:
@@ -288,12 +288,12 @@ def _convert_and_publish(
     spec: DatasetSpec,
     converter: Any,
     cache: DatasetCache,
-    sources: dict[str, Path],
+    raw_files: dict[str, Path],
     hashes: dict[str, str],
     progress: bool,
 ) -> Path:
     cache.building.mkdir(exist_ok=True)
-    extra = converter(spec, sources, cache.building, progress=progress)
+    extra = converter(spec, raw_files, cache.building, progress=progress)
     attributes = standard_attributes(spec.name, hashes)
     attributes.update(extra or {})
     if cache.store.exists():  # a store without zarr.json: never published, a leftover

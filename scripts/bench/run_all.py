@@ -94,9 +94,12 @@ SECTIONS = [
         "convert",
         "Conversion: TFRecord shards to the store",
         "bench_convert.py",
-        "Conversion of the benchmark shards from scratch with 1 and 2 worker processes; peak RSS "
-        "sums the parent and its workers. JPEG decoding (libjpeg-turbo, TensorFlow's settings) and "
-        "raw disk writes dominate; memory is bounded by one unit of 128 samples per worker.",
+        "Conversion of the benchmark shards from scratch into the raw layout, with 1 decoding "
+        "thread and one per core (threads of the calling process: no worker processes, so "
+        "nothing re-imports the user's script), against the JPEG decode limit measured first in "
+        "the same run (image + heatmap; Pillow as the issue's reference, and simplejpeg, which "
+        "the converter uses). JPEG decoding (libjpeg-turbo, TensorFlow's settings) and raw disk "
+        "writes dominate; memory is bounded by one unit of 128 samples per thread.",
     ),
 ]
 

@@ -79,7 +79,7 @@ MONKEYS = (
 
 
 def convert(
-    spec: DatasetSpec, sources: dict[str, Path], building: Path, *, progress: bool = True
+    spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool = True
 ) -> dict[str, Any]:
     """Write the IT store for ``spec`` from its archive into ``building``.
 
@@ -87,7 +87,7 @@ def convert(
     ----------
     spec
         The registry entry (``arcaro2020`` or ``arcaro2020-sample``).
-    sources
+    raw_files
         ``{"Arcaro2020.zip": path}``, the verified archive.
     building
         Existing directory that becomes the zarr v3 group; emptied first, since
@@ -119,7 +119,7 @@ def convert(
     _empty(building)
     create_group(building)
     monkeys: dict[str, Any] = {}
-    with ZipArchive(sources[ARCHIVE], top=TOP_FOLDER) as archive:
+    with ZipArchive(raw_files[ARCHIVE], top=TOP_FOLDER) as archive:
         for monkey in tqdm(MONKEYS, desc=f"{spec.name}: converting", disable=not progress):
             monkeys[monkey.name] = _convert_monkey(archive, monkey, building)
     return {

@@ -41,12 +41,12 @@ def stored_samples(attributes: dict[str, Any]) -> int:
 
 
 def convert(
-    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+    spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool
 ) -> dict[str, Any]:
     """Convert the archive (see :func:`.convert.convert`)."""
     from .convert import convert as convert_archive
 
-    return convert_archive(spec, inputs, building, progress=progress)
+    return convert_archive(spec, raw_files, building, progress=progress)
 
 
 def open_recordings(name: str, **kwargs: Any) -> Any:

@@ -43,7 +43,7 @@ MAX_DECODE_THREADS = 8
 
 
 def convert_compact(
-    spec: DatasetSpec, sources: dict[str, Path], building: Path, *, progress: bool = True
+    spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool = True
 ) -> dict[str, Any]:
     """Copy the JPEG bytes and labels of ClickMe shards (in registry order) into ``building``.
 
@@ -55,7 +55,7 @@ def convert_compact(
     """
     from tqdm.auto import tqdm
 
-    paths = [sources[remote.path] for remote in spec.files]
+    paths = [raw_files[remote.path] for remote in spec.files]
     plan = [index_records(p) for p in paths]
     total = int(sum(len(ix) for ix in plan))
     if total == 0:

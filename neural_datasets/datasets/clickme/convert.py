@@ -47,7 +47,7 @@ PROGRESS_DIR = "_progress"
 
 
 @dataclass(frozen=True)
-class Source:
+class ShardScan:
     """One input shard: its name in the dataset, path, sha256 and record positions."""
 
     name: str
@@ -58,7 +58,7 @@ class Source:
 
 def convert(
     spec: DatasetSpec,
-    sources: dict[str, Path],
+    raw_files: dict[str, Path],
     building: Path,
     *,
     progress: bool = True,
@@ -77,7 +77,7 @@ def convert(
     ``workers`` threads decode (default: the CPUs this process may use, at most 16).
     """
     workers = max(1, workers or min(_usable_cpus(), MAX_THREADS))
-    plan = _plan([(remote.path, sources[remote.path]) for remote in spec.files], workers)
+    plan = _plan([(remote.path, raw_files[remote.path]) for remote in spec.files], workers)
     for remote, source in zip(spec.files, plan):
         if remote.sha256 and remote.sha256 != source.sha256:
             raise ConversionError(
@@ -118,12 +118,12 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[Source]:
+def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[ShardScan]:
     """Hash and index every source, in threads (hashlib and pread release the GIL)."""
 
-    def scan(item: tuple[str, Path]) -> Source:
+    def scan(item: tuple[str, Path]) -> ShardScan:
         name, path = item
-        return Source(name, path, file_sha256(path), index_records(path))
+        return ShardScan(name, path, file_sha256(path), index_records(path))
 
     with ThreadPoolExecutor(workers, thread_name_prefix="clickme-plan") as pool:
         return list(pool.map(scan, named_paths))
@@ -159,7 +159,7 @@ class Unit:
     number: int
     first: int
     stop: int
-    sources: tuple[tuple[str, str, int, int], ...]  # (sha256, name, first record, stop record)
+    shards: tuple[tuple[str, str, int, int], ...]  # (sha256, name, first record, stop record)
 
     def mark(self, building: Path) -> Path:
         return building / PROGRESS_DIR / f"unit-{self.number}.json"
@@ -173,27 +173,27 @@ class Unit:
             recorded = json.loads(self.mark(building).read_text())
         except (OSError, ValueError):
             return False
-        return recorded == [list(s) for s in self.sources] and self.columns(building).is_file()
+        return recorded == [list(s) for s in self.shards] and self.columns(building).is_file()
 
 
-def _units(plan: list[Source], total: int) -> list[Unit]:
+def _units(plan: list[ShardScan], total: int) -> list[Unit]:
     unit_size = layout.SAMPLES_PER_SHARD * SHARDS_PER_UNIT
     starts = np.cumsum([0] + [len(source.records) for source in plan])
     units = []
     for number, first in enumerate(range(0, total, unit_size)):
         stop = min(first + unit_size, total)
-        sources = tuple(
+        shards = tuple(
             (source.sha256, source.name, max(first, int(a)) - int(a), min(stop, int(b)) - int(a))
             for source, a, b in zip(plan, starts[:-1], starts[1:])
             if b > first and a < stop
         )
-        units.append(Unit(number, first, stop, sources))
+        units.append(Unit(number, first, stop, shards))
     return units
 
 
 def _run_units(
     building: Path,
-    plan: list[Source],
+    plan: list[ShardScan],
     units: list[Unit],
     total: int,
     progress: bool,
@@ -236,7 +236,7 @@ class _Stopped(Exception):
 
 
 def _convert_unit(
-    building: Path, sources: dict[str, Source], unit: Unit, stop: threading.Event, name: str
+    building: Path, scans: dict[str, ShardScan], unit: Unit, stop: threading.Event, name: str
 ) -> int:
     """Decode, validate and write the samples of one unit; return how many."""
     n = unit.stop - unit.first
@@ -245,11 +245,11 @@ def _convert_unit(
     labels = np.empty(n, np.int64)
     shard_of = np.empty(n, np.int32)
     record_of = np.empty(n, np.int32)
-    number_of = {source_name: i for i, source_name in enumerate(sources)}
+    number_of = {source_name: i for i, source_name in enumerate(scans)}
     i = 0
     with ExitStack() as stack:
-        for _sha, source_name, first, end in unit.sources:
-            source = sources[source_name]
+        for _sha, source_name, first, end in unit.shards:
+            source = scans[source_name]
             handle = stack.enter_context(open(source.path, "rb"))
             for record in range(first, end):
                 if stop.is_set():
@@ -276,7 +276,7 @@ def _convert_unit(
         "source_record": record_of,
     }
     _save_atomically(unit.columns(building), columns)
-    _write_atomically(unit.mark(building), json.dumps([list(s) for s in unit.sources]))
+    _write_atomically(unit.mark(building), json.dumps([list(s) for s in unit.shards]))
     return n
 
 

@@ -53,21 +53,21 @@ def stored_samples(attributes: dict[str, Any]) -> int:
 
 
 def convert(
-    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+    spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool
 ) -> dict[str, Any]:
     """Convert the split's TFRecord shards (see :func:`.convert.convert`)."""
     from .convert import convert as convert_shards
 
-    return convert_shards(spec, inputs, building, progress=progress)
+    return convert_shards(spec, raw_files, building, progress=progress)
 
 
 def convert_compact(
-    spec: DatasetSpec, inputs: dict[str, Path], building: Path, *, progress: bool
+    spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool
 ) -> dict[str, Any]:
     """Copy the JPEG bytes into the compact layout (see :func:`.compact.convert_compact`)."""
     from .compact import convert_compact as copy_shards
 
-    return copy_shards(spec, inputs, building, progress=progress)
+    return copy_shards(spec, raw_files, building, progress=progress)
 
 
 LAYOUTS = {"compact": convert_compact}
