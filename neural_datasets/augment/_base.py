@@ -118,3 +118,20 @@ def check_shapes(
         layout = "[B, H, W(, 1)]" if channels_last else "[B, (1, )H, W]"
         raise ValueError(f"heatmaps must be {layout}, got shape {list(heatmap_shape)}")
     return True
+
+
+def check_params(params: AugmentParams, batch: int, height: int, width: int) -> None:
+    """Raise ``ValueError`` unless ``params`` were drawn for ``batch`` images of that size.
+
+    Examples
+    --------
+    >>> check_params(AugmentParams.identity(2, 32, 32), 3, 32, 32)
+    Traceback (most recent call last):
+    ...
+    ValueError: params are for 2 images of (32, 32), got 3 of (32, 32)
+    """
+    if (batch, (height, width)) != (params.batch_size, params.source_size):
+        raise ValueError(
+            f"params are for {params.batch_size} images of {params.source_size}, "
+            f"got {batch} of {(height, width)}"
+        )

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from neural_datasets.augment._base import HeatmapAugmentBase, check_shapes
+from neural_datasets.augment._base import HeatmapAugmentBase, check_params, check_shapes
 from neural_datasets.augment._pixelmath import LUMA, adjust_color, renormalize
 from neural_datasets.augment.harmonization import BLUR_GRID, IMAGE_SIZE, gaussian_kernel
 from neural_datasets.augment.params import COLOR_OPS, AugmentParams
@@ -224,12 +224,7 @@ class HeatmapAugment(HeatmapAugmentBase):
         """
         images, heatmaps = tf.convert_to_tensor(images), tf.convert_to_tensor(heatmaps)
         has_channel = check_shapes(images.shape, heatmaps.shape, channels_last=True)
-        batch, height, width = images.shape[:3]
-        if (batch, (height, width)) != (params.batch_size, params.source_size):
-            raise ValueError(
-                f"params are for {params.batch_size} images of {params.source_size}, "
-                f"got {batch} of {(height, width)}"
-            )
+        check_params(params, *images.shape[:3])
         grid = (BLUR_GRID, BLUR_GRID) if self.blur_heatmaps else tuple(heatmaps.shape[1:3])
         if None in grid:
             raise ValueError("apply needs a static heatmap height and width")

@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from neural_datasets.augment._base import HeatmapAugmentBase, check_shapes
+from neural_datasets.augment._base import HeatmapAugmentBase, check_params, check_shapes
 from neural_datasets.augment._pixelmath import LUMA, adjust_color, renormalize
 from neural_datasets.augment.harmonization import (
     BLUR_GRID,
@@ -207,11 +207,7 @@ class HeatmapAugment(HeatmapAugmentBase):
         """
         has_channel = check_shapes(images.shape, heatmaps.shape, channels_last=False)
         batch, _, height, width = images.shape
-        if (batch, (height, width)) != (params.batch_size, params.source_size):
-            raise ValueError(
-                f"params are for {params.batch_size} images of {params.source_size}, "
-                f"got {batch} of {(height, width)}"
-            )
+        check_params(params, batch, height, width)
         device = images.device
         heatmaps = heatmaps if has_channel else heatmaps[:, None]
         theta = torch.as_tensor(params.normalized_affine(), dtype=torch.float32, device=device)
