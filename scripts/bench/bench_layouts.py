@@ -60,9 +60,10 @@ def decode_rates(payloads: list[tuple[bytes, bytes]], rounds: int) -> dict[str, 
     from neural_datasets.datasets.clickme.convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
 
     def decode(chunk: list[tuple[bytes, bytes]]) -> None:
-        for image, heatmap in chunk:
-            _decode_jpeg(image, IMAGE_SHAPE)
-            _decode_jpeg(heatmap, HEATMAP_SHAPE)
+        image, heatmap = np.empty(IMAGE_SHAPE, np.uint8), np.empty(HEATMAP_SHAPE, np.uint8)
+        for image_jpeg, heatmap_jpeg in chunk:  # into one buffer per thread, as the converter
+            _decode_jpeg(image_jpeg, image, "image")
+            _decode_jpeg(heatmap_jpeg, heatmap, "heatmap")
 
     cores = len(os.sched_getaffinity(0))
     rates: dict[str, list[float]] = {"1 thread": [], f"{cores} threads": []}
