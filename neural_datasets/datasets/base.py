@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TypeVar
 
+from ..errors import InvalidArgumentError
 from ..fetching.fetch import fetch
+from ..storage.remote import is_url
 
 Self = TypeVar("Self", bound="StoreDataset")
 
@@ -45,7 +48,17 @@ class StoreDataset:
         --------
         >>> from neural_datasets import ClickMe
         >>> ds = ClickMe.open("https://example.org/clickme-val/store.zarr")  # doctest: +SKIP
+        >>> ClickMe.open("/no/such/store.zarr")
+        Traceback (most recent call last):
+        ...
+        neural_datasets.errors.InvalidArgumentError: There is no store at /no/such/store.zarr ...
         """
+        text = os.fspath(location)
+        if not is_url(text) and not Path(text.removeprefix("file://")).is_dir():
+            raise InvalidArgumentError(
+                f"There is no store at {text} (no such folder). Give the path of a published "
+                f"store.zarr folder, e.g. the one `neural-datasets path NAME` prints."
+            )
         self = cls.__new__(cls)
         self.name = None
         self._open(location)
