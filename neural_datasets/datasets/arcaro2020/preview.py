@@ -141,9 +141,8 @@ def _row(it: ITRecordings, name: str, n: int) -> dict:
             f"{name}:  monkey {pop.monkey.capitalize()}, {region}, {len(pop.channels)} channels"
         ),
         "detail": (
-            f"window {window[0]}-{window[1]} ms after stimulus onset  ·  each map: mean over the "
-            f"window and channels at each of {grid} stimulus positions (paper's orientation), "
-            f"in imageRF's units"
+            f"{window[0]}-{window[1]} ms after onset  ·  map: mean over window and channels at "
+            f"{grid} positions (paper's orientation), imageRF units"
         ),
         "names": pop.stimulus_names[:n],
         "images": it.stimuli(name, size=TILE)[:n],
