@@ -11,7 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support.httpserver import LocalHTTPServer  # noqa: E402
+from support.shardgen import make_spec, write_shards  # noqa: E402
 
+from neural_datasets import registry  # noqa: E402
 from neural_datasets.registry import get_spec  # noqa: E402
 
 
@@ -50,3 +52,14 @@ def http_mirror(mirror: Path):
     """The mirror served over HTTP on 127.0.0.1."""
     with LocalHTTPServer(mirror) as server:
         yield server
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Two unpinned 24-record shards served over HTTP as dataset 'clickme-test'."""
+    files = write_shards(tmp_path / "www", 2, 24)
+    with LocalHTTPServer(tmp_path / "www") as server:
+        monkeypatch.setitem(
+            registry.REGISTRY, "clickme-test", make_spec("clickme-test", server.url, files)
+        )
+        yield server, files

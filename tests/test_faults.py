@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.arcaro_sample import archive_members, write_archive
-from support.httpserver import Fault, LocalHTTPServer
-from support.shardgen import make_spec, write_shards
+from support.httpserver import Fault
+from support.shardgen import write_shards
 
 import neural_datasets as nd
 from neural_datasets import registry
@@ -54,17 +54,6 @@ def _flip(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
-
-
-@pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Two unpinned 24-record shards served over HTTP as dataset 'clickme-test'."""
-    files = write_shards(tmp_path / "www", 2, 24)
-    with LocalHTTPServer(tmp_path / "www") as server:
-        monkeypatch.setitem(
-            registry.REGISTRY, "clickme-test", make_spec("clickme-test", server.url, files)
-        )
-        yield server, files
 
 
 # 2. Every array and metadata file is checksummed.

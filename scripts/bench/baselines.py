@@ -87,3 +87,31 @@ def per_sample_torch(num_workers: int) -> Callable:
         return lambda epoch: sum(len(labels) for _, _, labels in loader)
 
     return make
+
+
+def harmonization_parse() -> Callable:
+    """The Harmonization ClickMe loader's per-record ops (its ``parse_clickme_prototype``):
+    decode, resize to 224, heatmap to 64, blur, back to 224, one-hot label. Shared by the
+    loader and compat benchmarks, which build their tf.data pipelines around it."""
+    import tensorflow as tf
+
+    from neural_datasets.augment.harmonization import gaussian_kernel
+
+    kernel = tf.constant(gaussian_kernel()[:, :, None, None])
+    features = {
+        "image": tf.io.FixedLenFeature([], tf.string, default_value=""),
+        "heatmap": tf.io.FixedLenFeature([], tf.string, default_value=""),
+        "label": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+    }
+
+    def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        parsed = tf.io.parse_single_example(record, features)
+        image = tf.cast(tf.reshape(tf.io.decode_jpeg(parsed["image"]), (256, 256, 3)), tf.float32)
+        image = tf.image.resize(image, (224, 224), method="bilinear")
+        heatmap = tf.reshape(tf.io.decode_jpeg(parsed["heatmap"]), (256, 256, 1))
+        heatmap = tf.image.resize(tf.cast(heatmap, tf.float32), (64, 64), method="bilinear")
+        heatmap = tf.nn.conv2d(heatmap[None], kernel, strides=1, padding="SAME")[0]
+        heatmap = tf.image.resize(heatmap, (224, 224), method="bilinear")
+        return image, heatmap, tf.one_hot(tf.cast(parsed["label"], tf.int32), 1000)
+
+    return parse

@@ -41,26 +41,9 @@ Epoch = Callable[[int], int]
 def original_load_clickme(shards: list[str]) -> Epoch:
     """(a) The original pipeline's ops (see tests/compat/test_harmonization.py for its test)."""
     import tensorflow as tf
+    from baselines import harmonization_parse
 
-    from neural_datasets.augment.harmonization import gaussian_kernel
-
-    kernel = tf.constant(gaussian_kernel()[:, :, None, None])
-    features = {
-        "image": tf.io.FixedLenFeature([], tf.string, default_value=""),
-        "heatmap": tf.io.FixedLenFeature([], tf.string, default_value=""),
-        "label": tf.io.FixedLenFeature([], tf.int64, default_value=0),
-    }
-
-    def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        parsed = tf.io.parse_single_example(record, features)
-        image = tf.cast(tf.reshape(tf.io.decode_jpeg(parsed["image"]), (256, 256, 3)), tf.float32)
-        image = tf.image.resize(image, (224, 224), method="bilinear")
-        heatmap = tf.reshape(tf.io.decode_jpeg(parsed["heatmap"]), (256, 256, 1))
-        heatmap = tf.image.resize(tf.cast(heatmap, tf.float32), (64, 64), method="bilinear")
-        heatmap = tf.nn.conv2d(heatmap[None], kernel, strides=1, padding="SAME")[0]
-        heatmap = tf.image.resize(heatmap, (224, 224), method="bilinear")
-        return image, heatmap, tf.one_hot(tf.cast(parsed["label"], tf.int32), 1000)
-
+    parse = harmonization_parse()
     ds = tf.data.TFRecordDataset(shards, num_parallel_reads=tf.data.AUTOTUNE)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(BATCH, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

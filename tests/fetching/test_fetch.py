@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.httpserver import Fault, LocalHTTPServer
+from support.httpserver import Fault
 from support.shardgen import make_spec, write_shards
 
 import neural_datasets as nd
@@ -22,17 +22,6 @@ from neural_datasets.fetching.cache import dataset_cache
 from neural_datasets.fetching.hashes import UnpinnedFileWarning
 
 TESTS = Path(__file__).parents[1]
-
-
-@pytest.fixture
-def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Two unpinned 24-record shards served over HTTP as dataset 'clickme-test'."""
-    files = write_shards(tmp_path / "www", 2, 24)
-    with LocalHTTPServer(tmp_path / "www") as server:
-        monkeypatch.setitem(
-            registry.REGISTRY, "clickme-test", make_spec("clickme-test", server.url, files)
-        )
-        yield server, files
 
 
 def _bundled(name: str) -> dict:
