@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlparse
 
 from ..datasets.spec import DatasetSpec
 from ..errors import ChecksumMismatchError, CorruptStoreError, NotEnoughSpaceError
+from ..storage.remote import network_timeout
 from .cache import DatasetCache
 from .download import PART_SUFFIX
 from .hashes import HashRecords
@@ -262,7 +263,9 @@ def _head_sizes(urls: list[str]) -> dict[str, int]:
     import requests
 
     def head(url: str) -> int | None:
-        response = requests.head(url, timeout=LOOKUP_TIMEOUT_S, allow_redirects=True)
+        limit = network_timeout()  # NEURAL_DATASETS_TIMEOUT may only shorten a lookup
+        connect, read = (min(limit, bound) for bound in LOOKUP_TIMEOUT_S)
+        response = requests.head(url, timeout=(connect, read), allow_redirects=True)
         length = response.headers.get("Content-Length")
         return int(length) if response.ok and length and length.isdigit() else None
 
