@@ -16,7 +16,8 @@ and click-like uint8 heatmaps is augmented to 224x224 by:
   case is compared with a per-sample path doing the same work;
 * ``neural_datasets.augment.torch.HeatmapAugment`` on the CPU, and on CUDA
   when available (the script prints the devices it found; no CUDA, no GPU rows);
-* ``neural_datasets.augment.tf.HeatmapAugment`` inside ``tf.function``.
+* ``neural_datasets.augment.tf.HeatmapAugment`` inside ``tf.function``, when
+  TensorFlow is installed (the GPU machines this runs on may have only torch).
 
 Each case is timed end to end (parameter sampling included) after warm-up
 calls, with the repeats of all cases interleaved; the median is reported as
@@ -36,15 +37,14 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
 import torch
 import torch.nn.functional as F
 from baselines import random_resized_crop  # the loader benchmark's torchvision sampling
 
 from neural_datasets.augment import ColorJitter
-from neural_datasets.augment import tf as augment_tf
 from neural_datasets.augment import torch as augment_torch
 from neural_datasets.augment._pixelmath import adjust_color
 
@@ -140,8 +140,35 @@ def baseline(
     return out[:, :3], out[:, 3:]
 
 
-def _run_tf(fn: Callable, images: tf.Tensor, heatmaps: tf.Tensor) -> list[np.ndarray]:
+def _run_tf(fn: Callable, images: object, heatmaps: object) -> list[np.ndarray]:
     return [t.numpy() for t in fn(images, heatmaps)]
+
+
+def tensorflow() -> Any:
+    """TensorFlow, or ``None`` where it is not installed."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    return tf
+
+
+def tf_cases(images_np: np.ndarray, heatmaps_np: np.ndarray) -> list[Case]:
+    """The tf.function cases, one per preset (none without TensorFlow)."""
+    tf = tensorflow()
+    if tf is None:
+        print("TensorFlow not installed: no tf rows measured", flush=True)
+        return []
+    from neural_datasets.augment import tf as augment_tf
+
+    images_tf, heatmaps_tf = tf.constant(images_np), tf.constant(heatmaps_np)
+    device = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    cases: list[Case] = []
+    for name, options in CONFIGS.items():
+        fn = tf.function(augment_tf.HeatmapAugment(224, seed=0, **options).__call__)
+        run = functools.partial(_run_tf, fn, images_tf, heatmaps_tf)
+        cases.append((f"tf HeatmapAugment (tf.function), {name}", device, run, lambda: None))
+    return cases
 
 
 Case = tuple[str, str, Callable[[], object], Callable[[], None]]
@@ -177,15 +204,16 @@ def main() -> None:
         "--threads", type=int, help="intra-op threads for torch and TF (default: theirs)"
     )
     args = parser.parse_args()
+    tf = tensorflow()
     if args.threads:
         torch.set_num_threads(args.threads)
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        if tf is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
 
     load_at_start = os.getloadavg()[0]
     images_np, heatmaps_np = natural_batch(args.batch)
     images_t = torch.from_numpy(images_np).permute(0, 3, 1, 2).contiguous()
     heatmaps_t = torch.from_numpy(heatmaps_np).permute(0, 3, 1, 2).contiguous()
-    images_tf, heatmaps_tf = tf.constant(images_np), tf.constant(heatmaps_np)
     random.seed(0)
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -212,11 +240,7 @@ def main() -> None:
             cases.append(
                 (f"torch HeatmapAugment, {name}", device, lambda a=aug, x=x, h=h: a(x, h), sync)
             )
-    for name, options in CONFIGS.items():
-        fn = tf.function(augment_tf.HeatmapAugment(224, seed=0, **options).__call__)
-        run = functools.partial(_run_tf, fn, images_tf, heatmaps_tf)
-        device = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
-        cases.append((f"tf HeatmapAugment (tf.function), {name}", device, run, lambda: None))
+    cases += tf_cases(images_np, heatmaps_np)
 
     results = []
     for (name, device, _, _), times in zip(
@@ -239,8 +263,10 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "tensorflow": tf.__version__,
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+        "tensorflow": tf.__version__ if tf else None,
+        "tf_intra_op_threads": (
+            tf.config.threading.get_intra_op_parallelism_threads() or "default" if tf else None
+        ),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         # Other work on the machine skews CPU timings; the 1-minute load shows how much.
         "load_average_at_start": load_at_start,

@@ -8,7 +8,10 @@ For the benchmark's ClickMe records, in one run:
   settings (simplejpeg), by 1 thread and by one thread per core, which shows
   whether decoding releases the GIL (the ratio approaches the core count if so);
 * random-batch read samples/s of both layouts through ``ClickMe.read_batch``,
-  against a NumPy gather from memory (the ceiling).
+  against a NumPy gather from memory (the ceiling);
+* with CUDA and torchvision: nvJPEG decode samples/s (batches of 64, as
+  ``loader(..., device="cuda")`` decodes), and how far its pixels are from the
+  CPU decoder's (nvJPEG's IDCT differs).
 
 Run by hand::
 
@@ -79,6 +82,64 @@ def decode_rates(payloads: list[tuple[bytes, bytes]], rounds: int) -> dict[str, 
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
+def nvjpeg(payloads: list[tuple[bytes, bytes]], rounds: int) -> dict[str, float] | None:
+    """nvJPEG samples/s for image + heatmap in batches of 64, and its pixel difference
+    from the CPU decoder; ``None`` without CUDA or torchvision."""
+    try:
+        import torch
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    from neural_datasets.datasets.clickme.convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
+
+    def tensors(jpegs: list[bytes]) -> list[torch.Tensor]:
+        return [torch.frombuffer(bytearray(j), dtype=torch.uint8) for j in jpegs]
+
+    batches = [payloads[i : i + BATCH] for i in range(0, len(payloads), BATCH)]
+    inputs = [(tensors([i for i, _ in b]), tensors([h for _, h in b])) for b in batches]
+
+    def decode_all() -> list[tuple[list[torch.Tensor], list[torch.Tensor]]]:
+        out = [
+            (
+                decode_jpeg(images, mode=ImageReadMode.RGB, device="cuda"),
+                decode_jpeg(heatmaps, mode=ImageReadMode.GRAY, device="cuda"),
+            )
+            for images, heatmaps in inputs
+        ]
+        torch.cuda.synchronize()
+        return out
+
+    decoded = decode_all()  # warm-up: nvJPEG handles and buffers
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        decode_all()
+        rates.append(len(payloads) / (time.perf_counter() - start))
+    image, heatmap = np.empty(IMAGE_SHAPE, np.uint8), np.empty(HEATMAP_SHAPE, np.uint8)
+    image_diffs, heatmap_diffs = [], []
+    for batch, (gpu_images, gpu_heatmaps) in zip(batches, decoded, strict=True):
+        for (image_jpeg, heatmap_jpeg), gpu_image, gpu_heatmap in zip(
+            batch, gpu_images, gpu_heatmaps, strict=True
+        ):
+            _decode_jpeg(image_jpeg, image, "image")
+            _decode_jpeg(heatmap_jpeg, heatmap, "heatmap")
+            gpu_hwc = gpu_image.permute(1, 2, 0).cpu().numpy().astype(np.int16)
+            image_diffs.append(np.abs(gpu_hwc - image.astype(np.int16)))
+            gpu_h = gpu_heatmap.permute(1, 2, 0).cpu().numpy().astype(np.int16)
+            heatmap_diffs.append(np.abs(gpu_h - heatmap.astype(np.int16)))
+    images, heatmaps = np.stack(image_diffs), np.stack(heatmap_diffs)
+    return {
+        "samples_per_s": statistics.median(rates),
+        "image_max_abs_diff": float(images.max()),
+        "image_mean_abs_diff": float(images.mean()),
+        "image_share_differing": float((images > 0).mean()),
+        "heatmap_max_abs_diff": float(heatmaps.max()),
+        "heatmap_mean_abs_diff": float(heatmaps.mean()),
+    }
+
+
 def read_rates(stores: dict[str, Path], samples: int, rounds: int) -> dict[str, float]:
     from neural_datasets import ClickMe
     from neural_datasets.adapters.sampling import EpochPlan
@@ -118,6 +179,7 @@ def main() -> None:
 
     payloads = [decode_clickme_example(r)[:2] for p in paths for r in iter_records(p)]
     decode = decode_rates(payloads, args.rounds)
+    gpu = nvjpeg(payloads, args.rounds)
     reads = read_rates(stores, args.samples, args.rounds)
 
     print(
@@ -135,6 +197,16 @@ def main() -> None:
     print("|---|---:|")
     for name, rate in decode.items():
         print(f"| {name} | {rate:,.0f} |")
+    if gpu:
+        print(f"| nvJPEG on CUDA, batches of {BATCH} (torchvision) | {gpu['samples_per_s']:,.0f} |")
+        print(
+            f"\nnvJPEG vs the CPU decoder: images differ by at most "
+            f"{gpu['image_max_abs_diff']:.0f} levels (mean {gpu['image_mean_abs_diff']:.3f}, "
+            f"{gpu['image_share_differing']:.1%} of values differ); heatmaps by at most "
+            f"{gpu['heatmap_max_abs_diff']:.0f} (mean {gpu['heatmap_mean_abs_diff']:.3f})."
+        )
+    else:
+        print("\n(no CUDA or torchvision: nvJPEG not measured)")
     ceiling = reads["NumPy gather from memory (ceiling)"]
     print("\n| random batches of 64 via ClickMe.read_batch | samples/s | / ceiling |")
     print("|---|---:|---:|")
@@ -147,6 +219,7 @@ def main() -> None:
         convert_seconds=seconds,
         decode_samples_per_s=decode,
         read_samples_per_s=reads,
+        nvjpeg=gpu,
     )
 
 

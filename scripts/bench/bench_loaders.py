@@ -137,8 +137,12 @@ def tf_dataset(layout: str = "raw") -> Callable[[Data], Epoch]:
     return make
 
 
-def cuda_end_to_end(layout: str) -> Callable[[Data], Epoch]:
-    """(g) loader (2 threads, pinned) -> CUDA tensors -> HeatmapAugment on the GPU, 256 -> 224."""
+def cuda_end_to_end(layout: str, gpu_decode: bool = False) -> Callable[[Data], Epoch]:
+    """(g) loader (8 threads, pinned) -> CUDA tensors -> HeatmapAugment on the GPU, 256 -> 224.
+
+    With ``gpu_decode`` the loader is given ``device="cuda"``: a compact store's JPEG bytes
+    go to the GPU and are decoded there by nvJPEG, batched.
+    """
 
     def make(data: Data) -> Epoch:
         import torch
@@ -148,7 +152,8 @@ def cuda_end_to_end(layout: str) -> Callable[[Data], Epoch]:
         from neural_datasets.torch import loader
 
         store = data.compact if layout == "compact" else data.store
-        batches = loader(ClickMe.open(store), BATCH, num_workers=2, pin_memory=True)
+        device = "cuda" if gpu_decode else None
+        batches = loader(ClickMe.open(store), BATCH, num_workers=8, pin_memory=True, device=device)
         augment = HeatmapAugment(224, degrees=15, seed=0)
 
         def epoch(e: int) -> int:
@@ -242,7 +247,14 @@ PIPELINES = [
 CUDA_PIPELINES = [
     Pipeline("g", "raw layout -> CUDA tensors -> HeatmapAugment on CUDA", cuda_end_to_end("raw")),
     Pipeline(
-        "gk", "compact layout -> CUDA tensors -> HeatmapAugment on CUDA", cuda_end_to_end("compact")
+        "gk",
+        "compact layout, CPU decode -> CUDA tensors -> HeatmapAugment on CUDA",
+        cuda_end_to_end("compact"),
+    ),
+    Pipeline(
+        "gn",
+        "compact layout, loader(device='cuda'): nvJPEG decode -> HeatmapAugment on CUDA",
+        cuda_end_to_end("compact", gpu_decode=True),
     ),
 ]
 
@@ -366,9 +378,9 @@ def main() -> None:
         return
     cuda = cuda_available()
     print(
-        "device: cuda available, GPU rows (g, gk) included"
+        "device: cuda available, GPU rows (g, gk, gn) included"
         if cuda
-        else "device: cpu only (no CUDA): the GPU rows (g, gk) are not measured",
+        else "device: cpu only (no CUDA): the GPU rows (g, gk, gn) are not measured",
         flush=True,
     )
     every = PIPELINES + (CUDA_PIPELINES if cuda else [])
