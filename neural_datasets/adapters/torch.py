@@ -84,7 +84,8 @@ class BatchDataset(Dataset):
     """
 
     encoded = False
-    """Hand over JPEG bytes (lists of ``bytes``) for a decoder elsewhere; set by :func:`loader`."""
+    """Hand over images as JPEG bytes (lists of ``bytes``) for a decoder elsewhere; set by
+    :func:`loader`."""
 
     def __init__(self, source: BatchSource) -> None:
         self.source = source
@@ -98,9 +99,8 @@ class BatchDataset(Dataset):
         batch: dict[str, Any]
         if self.encoded:
             encoded = self.source.read_encoded_batch(positions)  # type: ignore[attr-defined]
-            batch = {
-                k: v if isinstance(v, list) else torch.from_numpy(v) for k, v in encoded.items()
-            }
+            jpegs = {k: v for k, v in encoded.items() if isinstance(v, list)}
+            batch = _to_tensors({k: v for k, v in encoded.items() if k not in jpegs}) | jpegs
         else:
             batch = _to_tensors(self.source.read_batch(positions))
         return {key: value[0] for key, value in batch.items()} if scalar else batch
@@ -234,8 +234,8 @@ class Loader(DataLoader):
     """How many batches the threads may hold ready or in progress."""
     device: torch.device | None = None
     """Where batches are delivered; ``None``: on the CPU, as read."""
-    decode_jpeg: Callable[[list[bytes], str], torch.Tensor] | None = None
-    """Decodes a list of JPEGs on :attr:`device` (``"image"`` or ``"heatmap"`` mode)."""
+    decode_jpeg: Callable[[list[bytes]], torch.Tensor] | None = None
+    """Decodes a list of RGB JPEGs on :attr:`device`."""
 
     def set_epoch(self, epoch: int) -> None:
         """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
@@ -263,7 +263,7 @@ class Loader(DataLoader):
         for key, value in batch.items():
             if isinstance(value, list):
                 assert self.decode_jpeg is not None  # set with encoded batches
-                out[key] = self.decode_jpeg(value, key)
+                out[key] = self.decode_jpeg(value)
             else:
                 out[key] = value.to(self.device, non_blocking=True)
         return out
@@ -446,8 +446,9 @@ def _usable_cores() -> int:
 
 def _gpu_jpeg_decoder(
     device: torch.device | None,
-) -> Callable[[list[bytes], str], torch.Tensor] | None:
-    """Batched nvJPEG decoding onto ``device`` when it is CUDA and torchvision is installed."""
+) -> Callable[[list[bytes]], torch.Tensor] | None:
+    """Batched nvJPEG decoding of RGB images onto ``device`` when it is CUDA and torchvision is
+    installed (heatmaps, grayscale JPEGs that nvJPEG decodes wrongly, arrive decoded)."""
     if device is None or device.type != "cuda":
         return None
     try:
@@ -456,10 +457,9 @@ def _gpu_jpeg_decoder(
     except ImportError:
         return None
 
-    def decode(payloads: list[bytes], key: str) -> torch.Tensor:
-        mode = ImageReadMode.GRAY if key == "heatmap" else ImageReadMode.RGB
+    def decode(payloads: list[bytes]) -> torch.Tensor:
         data = [torch.frombuffer(bytearray(p), dtype=torch.uint8) for p in payloads]
-        images = torch.stack(decode_many(data, mode=mode, device=device))
+        images = torch.stack(decode_many(data, mode=ImageReadMode.RGB, device=device))
         # The CPU path's layout: [B, C, H, W] in channels_last memory format.
         return images.contiguous(memory_format=torch.channels_last)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks, in one short run on a machine with a CUDA GPU (~5 minutes).
 #
-#   bash scripts/bench/gpu.sh            # results under bench-data/gpu/, or under $OUT if set
+#   bash scripts/bench/gpu.sh                # results under bench-data/gpu/, or under $OUT if set
+#   bash scripts/bench/gpu.sh tests layouts  # only these steps (tests augment layouts loaders)
 #
 # Runs the tests that only a GPU exercises (loader(device="cuda") with raw and compact stores,
 # nvJPEG decoding against the CPU decoder, HeatmapAugment on CUDA against the CPU), then the GPU
@@ -19,14 +20,20 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     export PYTHONPATH=$PWD:/tmp/neural-datasets-site
 fi
 status=0
+STEPS=" ${*:-tests augment layouts loaders} "
 step() { # name, command...: run one step with a time limit, log it, remember failures
     local name=$1
     shift
+    [[ $STEPS == *" $name "* ]] || return 0
     echo "=== $name: $*"
     local start=$SECONDS
     timeout 240 "$@" 2>&1 | tee "$RESULTS/$name.log"
     local rc=${PIPESTATUS[0]}
     echo "=== $name: exit $rc after $((SECONDS - start)) s"
+    if [ "$rc" -ne 0 ]; then # what killed it, where the system tells
+        free -m
+        dmesg 2>/dev/null | tail -5
+    fi
     [ "$rc" -eq 0 ] || status=1
 }
 

@@ -42,7 +42,7 @@ def test_raw_batches_arrive_on_the_gpu_unchanged(cache: str, num_workers: int) -
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_compact_batches_are_decoded_on_the_gpu_close_to_the_cpu_decoder(
+def test_compact_images_are_decoded_on_the_gpu_close_to_the_cpu_decoder(
     cache: str, num_workers: int
 ) -> None:
     pytest.importorskip("torchvision")
@@ -51,14 +51,22 @@ def test_compact_batches_are_decoded_on_the_gpu_close_to_the_cpu_decoder(
     on_cpu = _epoch(ds, num_workers=num_workers)  # simplejpeg, the raw conversion's decoder
     assert len(on_gpu) == len(on_cpu) == 3
     for gpu, cpu in zip(on_gpu, on_cpu, strict=True):
-        assert torch.equal(gpu["label"].cpu(), cpu["label"])
-        for key in ("image", "heatmap"):
-            got, want = gpu[key], cpu[key]
-            assert (got.device.type, got.dtype, got.shape) == ("cuda", torch.uint8, want.shape)
-            assert got.is_contiguous(memory_format=torch.channels_last)
-            diff = (got.cpu().int() - want.int()).abs()
-            # nvJPEG's IDCT and upsampling differ from libjpeg-turbo's fast integer DCT by a
-            # few levels on some pixels (BENCHMARKS.md, Store layouts); a swapped channel,
-            # sample or orientation would differ by tens of levels on average.
-            assert diff.float().mean() < 2.0, key
-            assert diff.max() <= 48, key
+        for key in ("label", "heatmap"):  # heatmaps are decoded on the CPU: exact
+            assert gpu[key].device.type == "cuda"
+            assert torch.equal(gpu[key].cpu(), cpu[key]), key
+        got, want = gpu["image"], cpu["image"]
+        assert (got.device.type, got.dtype, got.shape) == ("cuda", torch.uint8, want.shape)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        diff = (got.cpu().int() - want.int()).abs().flatten().float()
+        stats = {
+            "mean": diff.mean().item(),
+            "p99": diff.quantile(0.99).item(),
+            "max": diff.max().item(),
+            "share_over_16": (diff > 16).float().mean().item(),
+        }
+        # nvJPEG's IDCT and chroma upsampling differ from libjpeg-turbo's (the CPU decoder)
+        # by a few levels on most pixels and by tens (58 seen) at a few sharp colour edges
+        # (BENCHMARKS.md, Store layouts); a swapped channel, sample or orientation would
+        # differ by tens of levels on average and on most pixels.
+        assert stats["mean"] < 2.0, stats
+        assert stats["share_over_16"] < 0.01, stats

@@ -314,10 +314,22 @@ class ClickMe(StoreDataset):
         return hasattr(self.images, "items")
 
     def read_encoded_batch(self, indices: Any) -> dict[str, Any]:
-        """:meth:`read_batch` with ``image`` and ``heatmap`` as their stored JPEG bytes.
+        """:meth:`read_batch` with ``image`` as the stored JPEG bytes (a list of ``bytes``).
 
-        For decoders elsewhere, such as the GPU (the PyTorch loader's ``device``);
-        compact layout only. Every item is checked against its crc32c.
+        For image decoders elsewhere, such as the GPU (the PyTorch loader's
+        ``device``); compact layout only. Heatmaps come decoded, exactly as
+        :meth:`read_batch` gives them: they are the measurements, and nvJPEG
+        decodes these grayscale JPEGs wrongly (BENCHMARKS.md, Store layouts),
+        where a colour image differs from the CPU decoder's by a few levels.
+        Every item is checked against its crc32c.
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> ds = nd.ClickMe("sample", layout="compact", progress=False)
+        >>> batch = ds.read_encoded_batch([3, 1])
+        >>> batch["image"][0][:2], batch["heatmap"].shape
+        (b'\\xff\\xd8', (2, 256, 256))
         """
         if not self.decodes_on_read:
             raise InvalidArgumentError(
@@ -328,7 +340,7 @@ class ClickMe(StoreDataset):
         in_store = positions if self.store_indices is None else self.store_indices[positions]
         return {
             "image": self.images.items.take(in_store),
-            "heatmap": self.heatmaps.items.take(in_store),
+            "heatmap": self.heatmaps.take(in_store),
             "label": self.labels[positions],
         }
 

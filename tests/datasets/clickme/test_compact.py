@@ -164,19 +164,17 @@ def test_loader_decodes_jpeg_bytes_where_it_delivers(
     import torch
 
     from neural_datasets.adapters import torch as adapter
-    from neural_datasets.datasets.clickme.convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
+    from neural_datasets.datasets.clickme.convert import IMAGE_SHAPE, _decode_jpeg
 
     compact, raw = both
-    decoded_keys = []
+    decoded = []
 
     def stand_in(device: torch.device | None):  # noqa: ANN202 - the decoder factory's shape
-        def decode(payloads: list[bytes], key: str) -> torch.Tensor:
-            decoded_keys.append(key)
-            shape = IMAGE_SHAPE if key == "image" else HEATMAP_SHAPE
-            pixels = np.empty((len(payloads), *shape), np.uint8)
+        def decode(payloads: list[bytes]) -> torch.Tensor:
+            decoded.append(len(payloads))
+            pixels = np.empty((len(payloads), *IMAGE_SHAPE), np.uint8)
             for payload, out in zip(payloads, pixels):
-                _decode_jpeg(payload, out, key)
-            pixels = pixels if pixels.ndim == 4 else pixels[..., None]
+                _decode_jpeg(payload, out, "image")
             return torch.from_numpy(pixels).permute(0, 3, 1, 2).to(device)
 
         return decode
@@ -190,7 +188,10 @@ def test_loader_decodes_jpeg_bytes_where_it_delivers(
         got = list(batches)
         for a, b, c in zip(got, plain, expected, strict=True):
             assert all(torch.equal(a[k], c[k]) and torch.equal(b[k], c[k]) for k in c)
-    assert decoded_keys.count("image") == decoded_keys.count("heatmap") == 2 * 6
+    assert decoded == [8] * (2 * 6)  # images only: heatmaps arrive decoded, exactly
+    batch = compact.read_encoded_batch([5, 0])
+    assert [bytes(jpeg[:2]) for jpeg in batch["image"]] == [b"\xff\xd8"] * 2
+    assert np.array_equal(batch["heatmap"], raw.read_batch([5, 0])["heatmap"])
     assert not adapter.loader(raw, 8, device="cpu").dataset.encoded  # raw stores hold pixels
     with pytest.raises(InvalidArgumentError, match="compact"):
         raw.read_encoded_batch([0])
