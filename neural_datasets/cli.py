@@ -18,7 +18,7 @@ from typing import Any
 
 from . import __version__
 from .errors import NeuralDatasetsError, UnknownDatasetError
-from .fetching.cache import LAYOUTS, dataset_cache, offline
+from .fetching.cache import LAYOUTS, DatasetCache, dataset_cache, offline
 from .registry import available, get_spec
 
 
@@ -136,7 +136,7 @@ def _list(args: argparse.Namespace) -> int:
         spec, cache = get_spec(name), dataset_cache(name, args.cache_dir)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
-        state = "cached" if cache.is_published() else "-"
+        state = "cached" if cache.is_published() else "prefix" if _prefixes(cache) else "-"
         rows.append(
             (name, str(sizes.files), str(sizes.download), str(sizes.samples), str(sizes.store))
             + (state, summary)
@@ -156,7 +156,17 @@ def _list(args: argparse.Namespace) -> int:
             "? not known yet: `neural-datasets list --lookup` or `neural-datasets info NAME` "
             "asks the server (HEAD requests, remembered in the cache)"
         )
+    if any(row[5] == "prefix" for row in rows[1:]):
+        print(
+            "prefix: only the first shards are cached, for a subset (`neural-datasets info NAME`)"
+        )
     return 0
+
+
+def _prefixes(cache: DatasetCache) -> list[DatasetCache]:
+    """The published prefix stores of every layout of ``cache``'s dataset."""
+    layouts = [dataset_cache(cache.name, cache.root, layout) for layout in LAYOUTS]
+    return [p for layout in layouts for p in layout.prefixes() if p.prefix_facts() is not None]
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -183,6 +193,20 @@ def _info(args: argparse.Namespace) -> int:
     where, free = free_space(cache.root)
     print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
+    for layout in LAYOUTS:
+        for prefix in dataset_cache(spec.name, args.cache_dir, layout).prefixes():
+            facts = prefix.prefix_facts()
+            where = prefix.store if prefix.store.exists() else prefix.building
+            if facts is not None:
+                what = (
+                    f"the first {facts['records']:,} records, from {facts['shards']} of "
+                    f"{facts['of_shards']} shards; a subset of them opens without fetching"
+                )
+            elif prefix.store.exists():
+                what = "incomplete or damaged: `neural-datasets verify` says more"
+            else:
+                what = "a conversion in progress or interrupted; not used until published"
+            print(f"  prefix store: {where} ({what})")
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import InvalidArgumentError
-from ..fetching.fetch import fetch
+from ..fetching.fetch import fetch, fetch_leading
 from ..storage.remote import is_url
 
 Self = TypeVar("Self", bound="StoreDataset")
@@ -31,11 +31,26 @@ class StoreDataset:
         base_url: str | None = None,
         progress: bool = True,
         layout: str | None = None,
+        records: int | None = None,
+        request: str | None = None,
     ) -> None:
+        """Fetch ``name`` (only its first ``records`` records, if given; see ``fetch_leading``)."""
         self.name = name
-        self._open(
-            fetch(name, cache_dir=cache_dir, base_url=base_url, progress=progress, layout=layout)
-        )
+        if records is None:
+            store = fetch(
+                name, cache_dir=cache_dir, base_url=base_url, progress=progress, layout=layout
+            )
+        else:
+            store = fetch_leading(
+                name,
+                records,
+                request=request,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                layout=layout,
+            )
+        self._open(store)
 
     @classmethod
     def open(cls: type[Self], location: str | os.PathLike[str]) -> Self:

@@ -22,6 +22,8 @@ array([0, 2])
 ('train', ':10%')
 >>> split_positions(":10%", 48)
 array([0, 1, 2, 3, 4])
+>>> records_needed("1000:2000"), records_needed(":10%"), records_needed(":10%", total=48)
+(2000, None, 5)
 """
 
 from __future__ import annotations
@@ -172,3 +174,76 @@ def _bound(text: str, n: int, slice_text: str) -> int | None:
     if not -100 <= value <= 100:
         raise ValueError(f"split slice [{slice_text}]: {value}% is outside -100%..100%")
     return int(np.sign(value)) * int(np.floor(abs(value) * n / 100 + 0.5))
+
+
+def records_needed(
+    slice_text: str | None, indices: Any = None, total: int | None = None
+) -> int | None:
+    """How many leading records of a split ``name[slice_text]``, then ``indices``, select from.
+
+    ``None`` when only the split's length can tell: a percentage or a negative
+    bound, an open end (``"1000:"``) without ``indices``, or ``indices`` that
+    count from the end or are a mask, unless ``total``, the split's exact
+    length, is given. Never more than ``total``; at least 1 (an empty
+    selection is refused once the split is open). Does not validate
+    ``indices``: bad ones are refused as usual when the subset is made.
+
+    Raises
+    ------
+    ValueError
+        For a malformed slice (as :func:`split_positions`).
+
+    Examples
+    --------
+    >>> records_needed(":512"), records_needed("10:20", [3, 1]), records_needed(None, [40, 3])
+    (512, 14, 41)
+    >>> records_needed("-512:"), records_needed("-512:", total=48), records_needed(None)
+    (None, 48, None)
+    >>> records_needed("1000:", [0, 7]), records_needed(None, [-1]), records_needed(":0")
+    (1008, None, 1)
+    """
+    if total is not None:
+        positions = split_positions(slice_text, total)
+        try:
+            positions = positions[coerce_index(indices, len(positions))[0]]
+        except (TypeError, IndexError):  # refused with its own message later
+            pass
+        return max(int(positions.max(initial=-1)) + 1, 1)
+    start, stop = 0, None
+    if slice_text is not None:
+        split_positions(slice_text, 0)  # raises for a malformed slice
+        parts = slice_text.split(":")
+        if any("%" in part for part in parts):
+            return None
+        bounds = [_bound(part, 0, slice_text) for part in parts]
+        if any(bound is not None and bound < 0 for bound in bounds):
+            return None
+        start, stop = bounds[0] or 0, bounds[1]
+    within = _leading_positions(indices)
+    if within is not None:
+        needed = start + within
+        stop = needed if stop is None else min(stop, needed)
+    return None if stop is None else max(stop, 1)
+
+
+def _leading_positions(indices: Any) -> int | None:
+    """How many leading positions ``indices`` reach into, when no length is needed to tell."""
+    if indices is None:
+        return None
+    if isinstance(indices, slice):
+        step = 1 if indices.step is None else indices.step
+        bounds = (indices.start or 0, indices.stop, step)
+        if not all(isinstance(b, numbers.Integral) and int(b) >= 0 for b in bounds) or step == 0:
+            return None  # an open or negative bound needs the length; step 0 is refused later
+        return int(indices.stop)
+    if isinstance(indices, (bool, np.bool_, str, tuple)):
+        return None
+    try:
+        array = np.asarray(indices)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim == 1 and array.size == 0:
+        return 0
+    if array.ndim > 1 or not np.issubdtype(array.dtype, np.integer) or array.min() < 0:
+        return None
+    return int(array.max()) + 1

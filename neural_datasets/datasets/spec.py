@@ -90,6 +90,12 @@ class DatasetSpec:
         writes), by layout name, e.g. ``{"compact": ...}``.
     default_layout
         The layout :func:`~neural_datasets.fetch` builds when none is asked for.
+    count_records
+        ``count_records(raw file) -> int``: the records one verified raw file
+        holds, when each raw file converts to that many samples in order (as
+        ClickMe's TFRecord shards do). With it, ``fetch(name, records=n)``
+        fetches and converts only the leading files that hold the first ``n``
+        records; without it, every request fetches every file.
     """
 
     name: str
@@ -110,6 +116,7 @@ class DatasetSpec:
         default_factory=dict, hash=False
     )
     default_layout: str = "raw"
+    count_records: Callable[[Path], int] | None = None
 
     def converter(self, layout: str | None = None) -> Converter | Callable[..., dict[str, Any]]:
         """The converter writing ``layout`` (default: :attr:`default_layout`)."""

@@ -12,14 +12,26 @@ Layout of one dataset's cache folder::
         extracted/                   the raw archive extracted, for code that reads its files
         store-<layout>.zarr/         the store in another layout, e.g. store-compact.zarr
                                      (and its .building)
+        store-first<K>.zarr/         a prefix store: the first K raw files only, for a subset
+                                     that needs only the split's first records; sealed and
+                                     published like the others (and its .building)
+        store-<layout>-first<K>.zarr/  a prefix store in another layout
         .lock                        taken by the one process that downloads/converts
+
+A prefix store is what ``fetch(name, records=n)`` builds when the whole store
+is not in the cache: the leading raw files, in registry order, that hold the
+first ``n`` records. Its root attribute ``neural_datasets.prefix`` says which
+(``{"shards": K, "of_shards": N, "records": M}``). It is never changed once
+published; a longer request builds a longer one beside it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 ENV_HOME = "NEURAL_DATASETS_HOME"
 ENV_OFFLINE = "NEURAL_DATASETS_OFFLINE"
@@ -52,11 +64,22 @@ def offline() -> bool:
 
 @dataclass(frozen=True)
 class DatasetCache:
-    """Paths of one dataset's cache folder (see the module docstring)."""
+    """Paths of one dataset's cache folder (see the module docstring).
+
+    With ``shards`` set, :attr:`store` and :attr:`building` are those of the
+    prefix store of the first ``shards`` raw files, in ``layout``.
+
+    Examples
+    --------
+    >>> cache = DatasetCache(Path("/c"), "clickme-train", "compact")
+    >>> cache.store.name, replace(cache, shards=3).store.name
+    ('store-compact.zarr', 'store-compact-first3.zarr')
+    """
 
     root: Path
     name: str
     layout: str = "raw"
+    shards: int | None = None
 
     @property
     def folder(self) -> Path:
@@ -75,16 +98,37 @@ class DatasetCache:
         return self.folder / "hashes.json"
 
     @property
+    def _stem(self) -> str:
+        return "store" if self.layout == "raw" else f"store-{self.layout}"
+
+    @property
     def store(self) -> Path:
-        return self.folder / ("store.zarr" if self.layout == "raw" else f"store-{self.layout}.zarr")
+        prefix = "" if self.shards is None else f"-first{self.shards}"
+        return self.folder / f"{self._stem}{prefix}.zarr"
 
     @property
     def building(self) -> Path:
         return self.store.with_name(self.store.name + ".building")
 
+    @property
+    def whole(self) -> DatasetCache:
+        """The cache of the whole store in this layout (itself, unless a prefix store's)."""
+        return replace(self, shards=None)
+
+    def prefixes(self) -> list[DatasetCache]:
+        """The prefix stores of this layout on disk (published or building), fewest shards first."""
+        pattern = re.compile(rf"{re.escape(self._stem)}-first([1-9][0-9]*)\.zarr(\.building)?")
+        try:
+            names = [child.name for child in self.folder.iterdir()]
+        except OSError:  # never fetched
+            return []
+        found = {int(match[1]) for name in names if (match := pattern.fullmatch(name))}
+        return [replace(self, shards=shards) for shards in sorted(found)]
+
     def layout_stores(self) -> list[Path]:
-        """The published and building stores of every layout."""
+        """The published and building stores of every layout, prefix stores included."""
         caches = [DatasetCache(self.root, self.name, layout) for layout in LAYOUTS]
+        caches += [prefix for cache in caches for prefix in cache.prefixes()]
         return [path for cache in caches for path in (cache.store, cache.building)]
 
     @property
@@ -107,6 +151,27 @@ class DatasetCache:
         from ..storage.manifest import is_sealed
 
         return is_sealed(self.store)
+
+    def prefix_facts(self) -> dict[str, Any] | None:
+        """``{"shards", "of_shards", "records"}`` of a published, sealed prefix store, else None.
+
+        None also for a prefix store that is incomplete, unreadable, or whose
+        attributes disagree with its name: such a store is never reused.
+        """
+        from ..errors import CorruptStoreError
+        from ..storage.layout import read_attributes
+
+        if self.shards is None or not self.is_published():
+            return None
+        try:
+            facts = read_attributes(self.store).get("neural_datasets", {}).get("prefix")
+        except CorruptStoreError:
+            return None
+        if not isinstance(facts, dict) or facts.get("shards") != self.shards:
+            return None
+        if not all(isinstance(facts.get(key), int) for key in ("of_shards", "records")):
+            return None
+        return facts
 
 
 def dataset_cache(

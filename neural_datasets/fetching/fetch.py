@@ -11,6 +11,11 @@ ever read as complete when it is not.
 Raw files already on this machine (the Keras cache of the lab's own loaders,
 or a folder named with ``from_dir``) are reused instead of downloaded, and
 checked like downloads (:mod:`.adopt`).
+
+A request for only the first records of a dataset whose raw files count their
+records (``DatasetSpec.count_records``: ClickMe's shards) fetches and converts
+only the leading files that hold them, into a prefix store of their own
+(:func:`fetch_leading`), under the same lock, checks and publication.
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ import shutil
 import sys
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..datasets.spec import DatasetSpec, RemoteFile
-from ..errors import CacheNotWritableError, ChecksumMismatchError, OfflineError
+from ..errors import (
+    CacheNotWritableError,
+    ChecksumMismatchError,
+    InvalidArgumentError,
+    OfflineError,
+)
 from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
 from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require_folder
@@ -45,6 +56,7 @@ def fetch(
     progress: bool = True,
     from_dir: str | os.PathLike[str] | None = None,
     layout: str | None = None,
+    records: int | None = None,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -74,6 +86,14 @@ def fetch(
         ClickMe, ``"compact"`` (the published JPEG bytes, about the download's
         size, decoded on read); default: the dataset's own choice
         (BENCHMARKS.md). Each layout is a store of its own in the cache.
+    records
+        Only the first ``records`` records are needed (in the store's order:
+        raw files in registry order, each file's records in file order). For
+        ClickMe, unless the whole store is in the cache, this fetches and
+        converts only the leading shards that hold them, into a prefix store
+        (``store-first<K>.zarr``) holding *at least* ``records`` records; see
+        :func:`fetch_leading`. Default (and for datasets that cannot count
+        their records per file): the whole dataset.
 
     Returns
     -------
@@ -91,7 +111,26 @@ def fetch(
     >>> path = nd.fetch("clickme-sample", progress=False)
     >>> path.name
     'store.zarr'
+
+    Only the first records, in a fresh cache: the sample's first shard holds 24.
+
+    >>> import tempfile
+    >>> cache = tempfile.mkdtemp()
+    >>> nd.fetch("clickme-sample", records=10, cache_dir=cache, progress=False).name
+    'store-first1.zarr'
+    >>> nd.fetch("clickme-sample", cache_dir=cache, progress=False).name
+    'store.zarr'
     """
+    if records is not None:
+        return fetch_leading(
+            name,
+            records,
+            cache_dir=cache_dir,
+            base_url=base_url,
+            progress=progress,
+            from_dir=from_dir,
+            layout=layout,
+        )
     spec = get_spec(name)
     cache = dataset_cache(name, cache_dir, layout or spec.default_layout)
     converter = spec.converter(cache.layout)
@@ -106,6 +145,94 @@ def fetch(
         return _convert_and_publish(spec, converter, cache, raw_files, hashes, progress)
 
     return _build_once(cache, build)
+
+
+def fetch_leading(
+    name: str,
+    records: int,
+    *,
+    request: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    progress: bool = True,
+    from_dir: str | os.PathLike[str] | None = None,
+    layout: str | None = None,
+) -> Path:
+    """A published store holding at least the first ``records`` records of ``name``; its path.
+
+    In order of preference, without network when one exists: the whole
+    store; the longest published prefix store that holds enough records.
+    Otherwise, under the dataset's lock, the raw files are fetched and checked
+    one at a time in registry order, counting their records, until they hold
+    ``records``; those files alone are converted and published as the prefix
+    store ``store-first<K>.zarr`` (sealed like every store, its root attribute
+    ``neural_datasets.prefix`` saying ``{"shards": K, "of_shards": N,
+    "records": M}``). When every file is needed after all, the whole store is
+    built. Datasets that cannot count records per file
+    (``DatasetSpec.count_records`` is None) are fetched whole.
+
+    Parameters
+    ----------
+    records
+        How many leading records are needed (at least 1).
+    request
+        What needs them, for the messages (e.g. ``"train[:1000]"``).
+    cache_dir, base_url, progress, from_dir, layout
+        As for :func:`fetch`.
+
+    Raises
+    ------
+    InvalidArgumentError
+        When ``records`` is not a positive integer; else as :func:`fetch`.
+    """
+    if isinstance(records, bool) or not isinstance(records, int) or records < 1:
+        raise InvalidArgumentError(f"records={records!r}: give a positive number of records.")
+    spec = get_spec(name)
+    whole = dataset_cache(name, cache_dir, layout or spec.default_layout)
+    converter = spec.converter(whole.layout)
+    require_folder(from_dir)
+    if spec.count_records is None:
+        return fetch(
+            name,
+            cache_dir=cache_dir,
+            base_url=base_url,
+            progress=progress,
+            from_dir=from_dir,
+            layout=layout,
+        )
+    found = _published_covering(whole, records)
+    if found is not None:
+        return found
+
+    def build() -> Path:
+        found = _published_covering(whole, records)  # another process built it while we waited
+        if found is not None:
+            return found
+        what = request or f"the first {records:,} records"
+        raw_files, hashes, counts = _ensure_leading_raw_files(
+            spec, whole, base_url, progress, from_dir, records, what
+        )
+        if len(counts) == len(spec.files):  # the whole dataset is needed after all
+            return _convert_and_publish(spec, converter, whole, raw_files, hashes, progress)
+        facts = {"shards": len(counts), "of_shards": len(spec.files), "records": sum(counts)}
+        leading = replace(spec, files=spec.files[: len(counts)], samples=None)
+        prefix = replace(whole, shards=len(counts))
+        return _convert_and_publish(
+            leading, converter, prefix, raw_files, hashes, progress, prefix_facts=facts
+        )
+
+    return _build_once(whole, build)
+
+
+def _published_covering(whole: DatasetCache, records: int) -> Path | None:
+    """The whole store if published, else the longest prefix store holding ``records``."""
+    if whole.is_published():
+        return whole.store
+    for prefix in reversed(whole.prefixes()):
+        facts = prefix.prefix_facts()
+        if facts is not None and facts["records"] >= records:
+            return prefix.store
+    return None
 
 
 def convert_local(
@@ -195,37 +322,110 @@ def _ensure_raw_files(
     progress: bool,
     from_dir: str | os.PathLike[str] | None,
 ) -> tuple[dict[str, Path], dict[str, str]]:
-    records = HashRecords(cache.hashes)
-    downloader = ResumableDownloader(progress=progress)
-    checker = _Checker(spec, cache, records)
-    reuse = Reuse()
+    get = _RawFiles(spec, cache, base_url, progress, from_dir)
+    raw_files = {
+        remote.path: get(remote)
+        for remote in _progress(spec.files, progress, f"{spec.name}: files")
+    }
+    get.say_reused()
+    get.checker.warn_first_use()
+    return raw_files, get.checker.hashes
+
+
+def _ensure_leading_raw_files(
+    spec: DatasetSpec,
+    cache: DatasetCache,
+    base_url: str | None,
+    progress: bool,
+    from_dir: str | os.PathLike[str] | None,
+    records: int,
+    request: str,
+) -> tuple[dict[str, Path], dict[str, str], list[int]]:
+    """Fetch and check raw files in registry order until they hold ``records`` records.
+
+    Returns the files, their sha256 and each one's record count. Free space
+    is checked before each file for the files so far and their store.
+    """
+    from tqdm.auto import tqdm
+
+    assert spec.count_records is not None
+    get = _RawFiles(spec, cache, base_url, progress, from_dir)
     raw_files: dict[str, Path] = {}
-    for remote in _progress(spec.files, progress, f"{spec.name}: files"):
-        path = cache.raw_file(remote.path)
-        url = spec.url(remote, base_url)
+    counts: list[int] = []
+    total = len(spec.files)
+    if progress:
+        print(
+            f"neural-datasets: {spec.name}: {request} needs only the first {records:,} records: "
+            f"fetching the leading shards of {total} that hold them, in order.",
+            file=sys.stderr,
+        )
+    bar = tqdm(
+        total=total, desc=f"{spec.name}: shards for {request}", unit="shard", disable=not progress
+    )
+    with bar:
+        for k, remote in enumerate(spec.files):
+            if sum(counts) >= records:
+                break
+            leading = replace(spec, files=spec.files[: k + 1], samples=None)
+            check_free_space(leading, replace(cache, shards=k + 1), base_url)
+            raw_files[remote.path] = get(remote)
+            counts.append(spec.count_records(raw_files[remote.path]))
+            bar.update(1)
+            bar.set_postfix(records=f"{sum(counts):,}")
+    get.say_reused()
+    get.checker.warn_first_use()
+    if progress:
+        print(
+            f"neural-datasets: {spec.name}: fetched {len(counts)} of {total} shards "
+            f"({sum(counts):,} records) for {request}"
+            + ("; converting them into a store of their own." if len(counts) < total else "."),
+            file=sys.stderr,
+        )
+    return raw_files, get.checker.hashes, counts
+
+
+class _RawFiles:
+    """Makes raw files present and checked, one by one: kept, adopted or downloaded."""
+
+    def __init__(
+        self,
+        spec: DatasetSpec,
+        cache: DatasetCache,
+        base_url: str | None,
+        progress: bool,
+        from_dir: str | os.PathLike[str] | None,
+    ) -> None:
+        self.spec, self.cache, self.base_url, self.from_dir = spec, cache, base_url, from_dir
+        self.downloader = ResumableDownloader(progress=progress)
+        self.checker = _Checker(spec, cache, HashRecords(cache.hashes))
+        self.reuse = Reuse()
+
+    def __call__(self, remote: RemoteFile) -> Path:
+        spec, checker = self.spec, self.checker
+        path = self.cache.raw_file(remote.path)
+        url = spec.url(remote, self.base_url)
         if path.is_file():
             try:
                 checker(path, remote, url)
-                raw_files[remote.path] = path
-                continue
+                return path
             except ChecksumMismatchError as exc:  # damaged on disk since: fetch it again
                 print(f"neural-datasets: {exc}\nDownloading it again.", file=sys.stderr)
-        copy = find_copy(remote, from_dir)
+        copy = find_copy(remote, self.from_dir)
         if copy is not None and _adopt(copy, path, remote, checker):
-            reuse.add(copy, path.stat().st_size)
-            raw_files[remote.path] = path
-            continue
+            self.reuse.add(copy, path.stat().st_size)
+            return path
         if offline() and not url.startswith("file://"):
             raise OfflineError(
                 f"{remote.path} of {spec.name} is missing and NEURAL_DATASETS_OFFLINE is set."
             )
-        downloader(url, path)
+        self.downloader(url, path)
         checker(path, remote, url)
-        raw_files[remote.path] = path
-    if summary := reuse.summary(spec.name):
-        print(f"neural-datasets: {summary}", file=sys.stderr)
-    checker.warn_first_use()
-    return raw_files, checker.hashes
+        return path
+
+    def say_reused(self) -> None:
+        """Say which files were taken from copies already on this machine."""
+        if summary := self.reuse.summary(self.spec.name):
+            print(f"neural-datasets: {summary}", file=sys.stderr)
 
 
 def _adopt(copy: Path, path: Path, remote: RemoteFile, checker: _Checker) -> bool:
@@ -291,10 +491,14 @@ def _convert_and_publish(
     raw_files: dict[str, Path],
     hashes: dict[str, str],
     progress: bool,
+    prefix_facts: dict[str, int] | None = None,
 ) -> Path:
     cache.building.mkdir(exist_ok=True)
     extra = converter(spec, raw_files, cache.building, progress=progress)
-    attributes = standard_attributes(spec.name, hashes)
+    sources = {remote.path: hashes[remote.path] for remote in spec.files}
+    attributes = standard_attributes(spec.name, sources)
+    if prefix_facts is not None:
+        attributes["neural_datasets"]["prefix"] = prefix_facts
     attributes.update(extra or {})
     if cache.store.exists():  # a store without zarr.json: never published, a leftover
         move_aside(cache.store, cache.quarantine)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 
-from ..errors import OfflineError
+from ..datasets.spec import DatasetSpec
+from ..errors import CorruptStoreError, OfflineError
 from ..registry import get_spec
-from ..storage.verify import verify_store
-from .cache import LAYOUTS, dataset_cache
+from ..storage.layout import read_attributes, sample_arrays
+from ..storage.verify import sample_count, verify_store
+from .cache import LAYOUTS, DatasetCache, dataset_cache
 from .hashes import HashRecords, expected_checksum, file_sha256
 
 
@@ -22,6 +24,10 @@ def verify(
     manifest does not cover, every chunk of every sample array against the
     crc32c recorded when the store was written, and every raw file still in
     the cache against its pinned or recorded sha256 (docs/integrity.md).
+    Prefix stores (the first files only, for a subset) are checked the same
+    way, and also that their ``neural_datasets.prefix`` attribute tells the
+    truth: their sources are the dataset's first ``shards`` files and they
+    hold ``records`` samples.
 
     Raises
     ------
@@ -39,7 +45,8 @@ def verify(
 
     spec = get_spec(name)
     stores = [dataset_cache(spec.name, cache_dir, layout) for layout in LAYOUTS]
-    stores = [store for store in stores if store.store.exists()]  # every layout fetched
+    stores += [prefix for store in stores for prefix in store.prefixes()]
+    stores = [store for store in stores if store.store.exists()]  # every layout and prefix
     if not stores:
         cache = dataset_cache(spec.name, cache_dir)
         raise OfflineError(f"{name} is not in the cache at {cache.folder}: fetch it first.")
@@ -57,5 +64,47 @@ def verify(
             bar.update(samples)
 
         for store in stores:
-            problems += verify_store(store.store, progress=advance)
+            found = verify_store(store.store, progress=advance)
+            if store.shards is not None and not any("incomplete" in p for p in found):
+                found += _prefix_problems(spec, store)
+            where = f"{store.store.name}: " if store.shards is not None else ""
+            problems += [where + problem for problem in found]
+    return problems
+
+
+def _prefix_problems(spec: DatasetSpec, prefix: DatasetCache) -> list[str]:
+    """Where a prefix store's attributes disagree with its name, its sources or its samples."""
+    try:
+        attributes = read_attributes(prefix.store).get("neural_datasets", {})
+    except CorruptStoreError as exc:
+        return [str(exc)]
+    facts = attributes.get("prefix")
+    if not isinstance(facts, dict):
+        return ["has no neural_datasets.prefix attribute: it is not a prefix store"]
+    problems = []
+    if facts.get("shards") != prefix.shards:
+        problems.append(
+            f"neural_datasets.prefix says {facts.get('shards')} shards, its name {prefix.shards}"
+        )
+    leading = [remote.path for remote in spec.files[: prefix.shards]]
+    if list(attributes.get("sources", {})) != leading:
+        problems.append(
+            f"its sources are not the first {prefix.shards} files of {spec.name} "
+            f"({', '.join(list(attributes.get('sources', {}))[:3])} ...)"
+        )
+    if facts.get("of_shards") != len(spec.files):
+        problems.append(
+            f"neural_datasets.prefix says the dataset has {facts.get('of_shards')} files, "
+            f"the registry {len(spec.files)}"
+        )
+    for name in sample_arrays(prefix.store):
+        try:
+            count = sample_count(prefix.store / name)
+        except CorruptStoreError:  # reported by verify_store already
+            continue
+        if count != facts.get("records"):
+            problems.append(
+                f"{name}: {count} samples, but neural_datasets.prefix says {facts.get('records')} "
+                f"records"
+            )
     return problems

@@ -30,6 +30,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from itertools import product
 from pathlib import Path
@@ -42,6 +43,8 @@ MANIFEST_FILE = f"{INTEGRITY_GROUP}/zarr.json"
 MARKER_FILE = f"{INTEGRITY_GROUP}/complete/zarr.json"
 MANIFEST_VERSION = 1
 _BLOCK = 4 << 20
+# A store in a dataset's cache: store.zarr, store-<layout>.zarr, store[-<layout>]-first<K>.zarr
+_STORE_NAME = re.compile(r"store(-[a-z]+)?(-first[0-9]+)?\.zarr")
 
 
 def file_crc32c(path: Path) -> int:
@@ -121,8 +124,10 @@ def remedy(path: Path) -> str:
     --------
     >>> remedy(Path("/cache/clickme-val/store.zarr/image/c/0/0/0/0"))[:62]
     'The store is damaged: run `neural-datasets verify clickme-val`'
+    >>> remedy(Path("/cache/clickme-train/store-compact-first2.zarr/label"))[:64]
+    'The store is damaged: run `neural-datasets verify clickme-train`'
     """
-    stores = [p for p in (Path(path), *Path(path).parents) if p.name == "store.zarr"]
+    stores = [p for p in (Path(path), *Path(path).parents) if _STORE_NAME.fullmatch(p.name)]
     name = stores[0].parent.name if stores else "NAME"
     return (
         f"The store is damaged: run `neural-datasets verify {name}` to list what is wrong, then "

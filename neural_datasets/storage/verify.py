@@ -91,7 +91,7 @@ def _chunk_problems(
     return problems
 
 
-def _sample_count(array: Path) -> int:
+def sample_count(array: Path) -> int:
     """Samples of a sample array of either layout (fixed-size chunks, or ragged bytes)."""
     return len(BytesArray(array) if is_bytes_array(array) else open_sample_array(array))
 
@@ -105,7 +105,7 @@ def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]
     match file by file (an empty or dropped source shows up here).
     """
     problems = []
-    arrays = {name: _sample_count(store / name) for name in sample_arrays(store)}
+    arrays = {name: sample_count(store / name) for name in sample_arrays(store)}
     for namespace, values in sorted(attributes.items()):
         counts = values.get("records_per_file") if isinstance(values, dict) else None
         if counts is None:

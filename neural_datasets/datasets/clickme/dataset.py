@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InvalidArgumentError
+from ...errors import CorruptStoreError, InvalidArgumentError
+from ...registry import get_spec
 from ...storage.bytes_array import is_bytes_array
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
-from ..indexing import coerce_index, parse_split, split_positions
+from ..indexing import coerce_index, parse_split, records_needed, split_positions
 
 SPLITS = ("train", "val", "sample")
 
@@ -68,10 +69,22 @@ class ClickMe(StoreDataset):
     ----------
     split
         ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample).
+    classes, indices
+        Keep only samples of these classes (label numbers or names), or at
+        these positions (in the slice, if any); see :meth:`subset`.
     cache_dir, base_url, progress, layout
         As for :func:`neural_datasets.fetch`. ``layout="compact"`` keeps the
         published JPEG bytes and decodes batches on read, with pixels
         identical to the ``"raw"`` layout's.
+    partial
+        When the split's whole store is not in the cache and the subset needs
+        only its first records (``"train[:1000]"``, ``"train[1000:2000]"``,
+        ``indices=[...]``), fetch and convert only the leading shards, in
+        registry order, that hold them (default). The samples are the same
+        as in the whole split's store. A slice in percent or counting from
+        the end, and ``classes=``, need the whole split unless the registry
+        knows its exact length. ``partial=False`` always fetches the whole
+        split.
 
     Examples
     --------
@@ -93,6 +106,14 @@ class ClickMe(StoreDataset):
     >>> few = nd.ClickMe("sample", classes=["tiger shark", 3], progress=False)
     >>> {few.label_names[label] for label in few.labels}
     {'tiger shark'}
+
+    In a cache without the split, a subset of its first records fetches only
+    the shards that hold them (the sample's first shard holds 24):
+
+    >>> import tempfile
+    >>> first = nd.ClickMe("sample[:10]", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> len(first), first.attrs["neural_datasets"]["prefix"]
+    (10, {'shards': 1, 'of_shards': 2, 'records': 24})
     """
 
     split: str | None = None
@@ -114,6 +135,7 @@ class ClickMe(StoreDataset):
         base_url: str | None = None,
         progress: bool = True,
         layout: str | None = None,
+        partial: bool = True,
     ) -> None:
         try:
             name, slice_text = parse_split(split)
@@ -124,22 +146,51 @@ class ClickMe(StoreDataset):
                 f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)}, optionally "
                 f"sliced like 'train[:10%]' or 'val[1000:2000]'."
             )
+        total = get_spec(f"clickme-{name}").samples  # the split's exact length, when known
+        need = None
+        if partial and classes is None and (slice_text is not None or indices is not None):
+            try:
+                need = records_needed(slice_text, indices, total)
+            except ValueError as exc:
+                raise InvalidArgumentError(str(exc)) from None
+            if total is not None and need is not None and need >= total:
+                need = None
         super().__init__(
             f"clickme-{name}",
             cache_dir=cache_dir,
             base_url=base_url,
             progress=progress,
             layout=layout,
+            records=need,
+            request=split if indices is None else f"{split} with indices",
         )
         self.split = split
+        length = len(self)
+        if need is not None and "prefix" in self.attrs.get("neural_datasets", {}):
+            length = self._prefix_length(need, total)
         if slice_text is not None:
             try:
-                positions = split_positions(slice_text, len(self))
+                positions = split_positions(slice_text, length)
             except ValueError as exc:
                 raise InvalidArgumentError(str(exc)) from None
-            self._select(positions)
+            self._select(positions)  # on a prefix store, all below `need` (records_needed)
         if indices is not None or classes is not None:
             self._select(self._subset_positions(indices, classes))
+
+    def _prefix_length(self, need: int, total: int | None) -> int:
+        """The length to resolve the slice against, on a prefix store of at least ``need``."""
+        if len(self) < need:  # fetch_leading chose it for its attributes: they are wrong
+            raise CorruptStoreError(
+                f"{self.location} holds {len(self)} samples, but its attributes say it holds the "
+                f"first {self.attrs['neural_datasets']['prefix'].get('records')} records of "
+                f"{self.name}, and {self.split!r} needs {need}. The store is damaged: run "
+                f"`neural-datasets verify {self.name}`, then `neural-datasets rm {self.name}` "
+                f"and fetch it again."
+            )
+        # Bounds are resolved against the split's own length when the registry knows it (a
+        # percentage, a negative bound); else they are non-negative sample numbers, which pick
+        # the same samples from any store holding the first `need` records.
+        return len(self) if total is None else total
 
     @classmethod
     def from_tfrecords(

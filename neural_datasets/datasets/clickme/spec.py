@@ -52,6 +52,13 @@ def stored_samples(attributes: dict[str, Any]) -> int:
     return int(attributes["clickme"]["num_samples"])
 
 
+def count_records(path: Path) -> int:
+    """Records in one TFRecord shard, from its framing (each record is one sample, in order)."""
+    from ...formats.tfrecord import index_records
+
+    return len(index_records(path))
+
+
 def convert(
     spec: DatasetSpec, raw_files: dict[str, Path], building: Path, *, progress: bool
 ) -> dict[str, Any]:
@@ -103,6 +110,7 @@ def _clickme_spec(name: str, split: str, default_layout: str = "raw", **facts: A
         stored_samples=stored_samples,
         layouts=LAYOUTS,
         default_layout=default_layout,
+        count_records=count_records,
         **facts,
     )
 
