@@ -133,10 +133,11 @@ def _list(args: argparse.Namespace) -> int:
     lookup = args.lookup and not offline()
     rows = [("NAME", "FILES", "DOWNLOAD", "SAMPLES", "STORE", "STATE", "DESCRIPTION")]
     for name in available():
-        spec, cache = get_spec(name), dataset_cache(name, args.cache_dir)
+        spec = get_spec(name)
+        cache = dataset_cache(name, args.cache_dir, spec.default_layout)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
-        state = "cached" if cache.is_published() else "prefix" if _prefixes(cache) else "-"
+        state = _state(spec.default_layout, _published_layouts(cache), bool(_prefixes(cache)))
         rows.append(
             (name, str(sizes.files), str(sizes.download), str(sizes.samples), str(sizes.store))
             + (state, summary)
@@ -160,7 +161,33 @@ def _list(args: argparse.Namespace) -> int:
         print(
             "prefix: only the first shards are cached, for a subset (`neural-datasets info NAME`)"
         )
+    if any(row[5].startswith("cached:") for row in rows[1:]):
+        print("cached:LAYOUT: cached in that layout, not the default one (sizes are the default's)")
     return 0
+
+
+def _published_layouts(cache: DatasetCache) -> list[str]:
+    """The layouts of ``cache``'s dataset whose whole store is published."""
+    return [
+        layout for layout in LAYOUTS if dataset_cache(cache.name, cache.root, layout).is_published()
+    ]
+
+
+def _state(default_layout: str, published: list[str], prefixes: bool) -> str:
+    """A dataset's cache state for ``list``: ``cached``, ``cached:LAYOUT``, ``prefix`` or ``-``.
+
+    Examples
+    --------
+    >>> _state("compact", ["compact", "raw"], False), _state("compact", ["raw"], True)
+    ('cached', 'cached:raw')
+    >>> _state("raw", [], True), _state("raw", [], False)
+    ('prefix', '-')
+    """
+    if default_layout in published:
+        return "cached"
+    if published:
+        return "cached:" + ",".join(published)
+    return "prefix" if prefixes else "-"
 
 
 def _prefixes(cache: DatasetCache) -> list[DatasetCache]:
@@ -173,7 +200,7 @@ def _info(args: argparse.Namespace) -> int:
     from .fetching.space import dataset_sizes, free_space, human_bytes
 
     spec = get_spec(args.name)
-    cache = dataset_cache(spec.name, args.cache_dir)
+    cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
     print(spec.name)
@@ -188,11 +215,17 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
     print(f"  download: {sizes.download} ({_how(sizes.download.how, 'the server gave no size')})")
     print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
+    others = ", ".join(layout for layout in LAYOUTS if layout != cache.layout)
+    print(f"  layout: {cache.layout} (the default; also: {others}, with `--layout`)")
     print(f"  store on disk: {sizes.store} ({_how(sizes.store.how, 'until fetched')})")
     print(f"  store bytes per sample: {sizes.store_bytes_per_sample}")
     where, free = free_space(cache.root)
     print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
+    for layout in _published_layouts(cache):
+        if layout != cache.layout:
+            other = dataset_cache(spec.name, args.cache_dir, layout)
+            print(f"  also cached, {layout} layout: {other.store} ({_measure_text(other)})")
     for layout in LAYOUTS:
         for prefix in dataset_cache(spec.name, args.cache_dir, layout).prefixes():
             facts = prefix.prefix_facts()
@@ -208,6 +241,12 @@ def _info(args: argparse.Namespace) -> int:
                 what = "a conversion in progress or interrupted; not used until published"
             print(f"  prefix store: {where} ({what})")
     return 0
+
+
+def _measure_text(cache: DatasetCache) -> str:
+    from .fetching.space import dataset_sizes
+
+    return f"{dataset_sizes(get_spec(cache.name), cache).store} on disk"
 
 
 def _how(how: str, unknown_because: str) -> str:

@@ -78,6 +78,35 @@ def test_info_adds_bytes_per_sample_and_free_space(
     assert f"  free space: 123 GB at {cache_dir}" in out
 
 
+def test_list_and_info_follow_the_default_layout_and_name_the_others(
+    cache_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """clickme-train's store is compact by default: list and info must look there."""
+    from dataclasses import replace
+
+    spec = replace(registry.get_spec("clickme-sample"), name="sample-compact")
+    spec = replace(spec, default_layout="compact")
+    monkeypatch.setitem(registry.REGISTRY, spec.name, spec)
+    args = ["--cache-dir", str(cache_dir)]
+    nd.fetch(spec.name, cache_dir=cache_dir, progress=False, layout="raw")
+    assert main(["list", *args]) == 0
+    listing = capsys.readouterr().out
+    assert _row(listing, "sample-compact")[7] == "cached:raw"  # not the default layout
+    assert "cached:LAYOUT: cached in that layout, not the default one" in listing
+    compact = nd.fetch(spec.name, cache_dir=cache_dir, progress=False)
+    assert compact.name == "store-compact.zarr"
+    assert main(["list", *args]) == 0
+    row = _row(capsys.readouterr().out, "sample-compact")
+    measured = sum(f.stat().st_size for f in compact.rglob("*") if f.is_file())
+    assert row[4:8] == ["48", *human_bytes(measured).split(), "cached"]
+    assert main(["info", spec.name, "--no-lookup", *args]) == 0
+    out = capsys.readouterr().out
+    assert "  layout: compact (the default; also: raw, with `--layout`)" in out
+    assert f"  store on disk: {human_bytes(measured)} (measured in the cache)" in out
+    assert f"  cache: {compact} (ready)" in out
+    assert f"  also cached, raw layout: {compact.parent / 'store.zarr'} (" in out
+
+
 def test_remote_sizes_come_from_head_requests_once(served, cache_dir: Path, capsys) -> None:
     args = ["--cache-dir", str(cache_dir)]
     assert main(["list", *args]) == 0
