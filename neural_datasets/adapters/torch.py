@@ -358,11 +358,12 @@ def loader(
     device
         Deliver batches on this device (default: on the CPU, as read). On
         CUDA, a source whose store keeps JPEG bytes (ClickMe's compact
-        layout) has them decoded on the GPU, batched through nvJPEG
+        layout) has its images decoded on the GPU, batched through nvJPEG
         (``torchvision.io.decode_jpeg(..., device="cuda")``; needs
-        torchvision), with values within a few levels of the CPU decoder's
-        (nvJPEG's IDCT differs; BENCHMARKS.md). Otherwise batches are read on
-        the CPU and copied (from pinned memory when ``pin_memory``).
+        torchvision), with values 1.4 levels from the CPU decoder's on
+        average (nvJPEG's IDCT differs; BENCHMARKS.md, GPU section); its
+        heatmaps are decoded on the CPU, exactly. Otherwise batches are read
+        on the CPU and copied (from pinned memory when ``pin_memory``).
 
     Returns
     -------
