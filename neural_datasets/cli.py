@@ -137,7 +137,8 @@ def _list(args: argparse.Namespace) -> int:
         cache = dataset_cache(name, args.cache_dir, spec.default_layout)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
-        state = _state(spec.default_layout, _published_layouts(cache), bool(_prefixes(cache)))
+        published = [other.layout for other in _published(cache)]
+        state = _state(spec.default_layout, published, bool(_prefixes(cache)))
         rows.append(
             (name, str(sizes.files), str(sizes.download), str(sizes.samples), str(sizes.store))
             + (state, summary)
@@ -166,11 +167,9 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _published_layouts(cache: DatasetCache) -> list[str]:
+def _published(cache: DatasetCache) -> list[DatasetCache]:
     """The layouts of ``cache``'s dataset whose whole store is published."""
-    return [
-        layout for layout in LAYOUTS if dataset_cache(cache.name, cache.root, layout).is_published()
-    ]
+    return [other for other in cache.every_layout() if other.is_published()]
 
 
 def _state(default_layout: str, published: list[str], prefixes: bool) -> str:
@@ -192,12 +191,12 @@ def _state(default_layout: str, published: list[str], prefixes: bool) -> str:
 
 def _prefixes(cache: DatasetCache) -> list[DatasetCache]:
     """The published prefix stores of every layout of ``cache``'s dataset."""
-    layouts = [dataset_cache(cache.name, cache.root, layout) for layout in LAYOUTS]
-    return [p for layout in layouts for p in layout.prefixes() if p.prefix_facts() is not None]
+    every = cache.every_layout()
+    return [p for layout in every for p in layout.prefixes() if p.prefix_facts() is not None]
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .fetching.space import dataset_sizes, free_space, human_bytes
+    from .fetching.space import dataset_sizes, free_space, human_bytes, measured_size
 
     spec = get_spec(args.name)
     cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
@@ -222,12 +221,12 @@ def _info(args: argparse.Namespace) -> int:
     where, free = free_space(cache.root)
     print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
-    for layout in _published_layouts(cache):
-        if layout != cache.layout:
-            other = dataset_cache(spec.name, args.cache_dir, layout)
-            print(f"  also cached, {layout} layout: {other.store} ({_measure_text(other)})")
-    for layout in LAYOUTS:
-        for prefix in dataset_cache(spec.name, args.cache_dir, layout).prefixes():
+    for other in _published(cache):
+        if other.layout != cache.layout:
+            size = measured_size(other.store)
+            print(f"  also cached, {other.layout} layout: {other.store} ({size} on disk)")
+    for layout in cache.every_layout():
+        for prefix in layout.prefixes():
             facts = prefix.prefix_facts()
             where = prefix.store if prefix.store.exists() else prefix.building
             if facts is not None:
@@ -241,12 +240,6 @@ def _info(args: argparse.Namespace) -> int:
                 what = "a conversion in progress or interrupted; not used until published"
             print(f"  prefix store: {where} ({what})")
     return 0
-
-
-def _measure_text(cache: DatasetCache) -> str:
-    from .fetching.space import dataset_sizes
-
-    return f"{dataset_sizes(get_spec(cache.name), cache).store} on disk"
 
 
 def _how(how: str, unknown_because: str) -> str:

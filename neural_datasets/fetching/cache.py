@@ -125,9 +125,13 @@ class DatasetCache:
         found = {int(match[1]) for name in names if (match := pattern.fullmatch(name))}
         return [replace(self, shards=shards) for shards in sorted(found)]
 
+    def every_layout(self) -> list[DatasetCache]:
+        """This dataset's whole-store caches, one per layout, in :data:`LAYOUTS` order."""
+        return [DatasetCache(self.root, self.name, layout) for layout in LAYOUTS]
+
     def layout_stores(self) -> list[Path]:
         """The published and building stores of every layout, prefix stores included."""
-        caches = [DatasetCache(self.root, self.name, layout) for layout in LAYOUTS]
+        caches = self.every_layout()
         caches += [prefix for cache in caches for prefix in cache.prefixes()]
         return [path for cache in caches for path in (cache.store, cache.building)]
 

@@ -164,7 +164,7 @@ def dataset_sizes(
         download = UNKNOWN
     if cache.is_published():
         return DatasetSizes(
-            len(sizes), download, _stored_samples(spec, cache), _measure(cache.store)
+            len(sizes), download, _stored_samples(spec, cache), measured_size(cache.store)
         )
     samples = UNKNOWN_COUNT
     if spec.samples is not None:
@@ -288,7 +288,8 @@ def _head_sizes(urls: list[str]) -> dict[str, int]:
     return found
 
 
-def _measure(store: Path) -> Amount:
+def measured_size(store: Path) -> Amount:
+    """The bytes of every file under ``store``, measured."""
     total = 0
     for folder, _, names in os.walk(store):
         total += sum(os.stat(os.path.join(folder, name)).st_size for name in names)

@@ -351,8 +351,12 @@ class ClickMe(StoreDataset):
         """
         return self._read_positions(coerce_index(indices, len(self))[0])
 
+    def _in_store(self, positions: np.ndarray) -> np.ndarray:
+        """Positions in this view as positions in the store."""
+        return positions if self.store_indices is None else self.store_indices[positions]
+
     def _read_positions(self, positions: np.ndarray) -> dict[str, np.ndarray]:
-        in_store = positions if self.store_indices is None else self.store_indices[positions]
+        in_store = self._in_store(positions)
         return {
             "image": self.images.take(in_store),
             "heatmap": self.heatmaps.take(in_store),
@@ -388,7 +392,7 @@ class ClickMe(StoreDataset):
                 f"'compact' layout only."
             )
         positions = coerce_index(indices, len(self))[0]
-        in_store = positions if self.store_indices is None else self.store_indices[positions]
+        in_store = self._in_store(positions)
         return {
             "image": self.images.items.take(in_store),
             "heatmap": self.heatmaps.take(in_store),
@@ -421,9 +425,7 @@ class ClickMe(StoreDataset):
     def source(self, index: int) -> tuple[str, int]:
         """``(TFRecord file, record number)`` the sample ``index`` was converted from."""
         files = self.attrs["clickme"]["source_files"]
-        position = coerce_index(index, len(self))[0][0]
-        if self.store_indices is not None:
-            position = self.store_indices[position]
+        position = self._in_store(coerce_index(index, len(self))[0])[0]
         shard = _read_column(self.location, "source_shard")[position]
         record = _read_column(self.location, "source_record")[position]
         return files[int(shard)], int(record)
