@@ -109,10 +109,10 @@ def open_array(location: str | os.PathLike[str]) -> Any:
     The cache pool is off: the operating system's page cache already keeps hot
     shards in memory, and a second copy would grow RSS with the dataset.
     """
+    text = os.fspath(location)
+    _require_online(text)  # before the import: a refusal costs no tensorstore start-up
     import tensorstore as ts
 
-    text = os.fspath(location)
-    _require_online(text)
     spec = {
         "driver": "zarr3",
         "kvstore": kvstore_spec(location),
@@ -127,9 +127,9 @@ def read_metadata(location: str, name: str = "zarr.json") -> dict[str, Any]:
     """The JSON document ``name`` of the remote store at ``location`` (bounded like a read)."""
     import json
 
+    _require_online(location)  # before the import, as in open_array
     import tensorstore as ts
 
-    _require_online(location)
     store = wait_for(ts.KvStore.open(kvstore_spec(location)), location, "opening")
     found = wait_for(store.read(name), location, "reading")
     if found.state != "value":

@@ -130,5 +130,7 @@ def test_a_silent_server_fails_within_the_timeout(tmp_path: Path) -> None:
     finally:
         listener.close()
     assert "GAVE UP AFTER" in result.stdout, result.stdout + result.stderr
-    assert float(result.stdout.split("GAVE UP AFTER ")[1].split(" S")[0]) < 10
+    # It gives up after the first silent attempt instead of retrying into the backoff; the
+    # child's timeout (60 s) guards against a hang, and no clock is compared with a constant.
+    assert "after 1 attempt:" in result.stdout, result.stdout
     assert "no data for" in result.stdout and "next fetch resumes" in result.stdout

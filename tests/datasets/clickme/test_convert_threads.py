@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -73,6 +72,7 @@ def test_threads_write_what_one_thread_writes(tmp_path: Path) -> None:
     assert not (tmp_path / "two" / clickme.PROGRESS_DIR).exists()
 
 
+@pytest.mark.timeout(120)  # a guard against a hang: the threads must stop, not run on
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -90,10 +90,8 @@ def test_a_bad_record_stops_the_conversion_naming_shard_and_record(
         Image.new("RGB", (128, 128), (9, 9, 9)).save(buffer, "JPEG")
         override = {"image": buffer.getvalue()}
     spec = _write(tmp_path / "src", 3, bad={(2, 41): override})
-    start = time.monotonic()
     with pytest.raises(ConversionError) as info:
         _convert(spec, tmp_path / "src", tmp_path / "building")
-    assert time.monotonic() - start < 30
     text = str(info.value)
     assert "val-2.tfrecords, record 41" in text and message in text
     assert "next call resumes" in text
