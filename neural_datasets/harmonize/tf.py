@@ -333,6 +333,12 @@ class HarmonizedModel(tf.keras.Model):
     ) -> None:
         super().__init__(**kwargs)
         self.model = model
+        # Keras builds an unbuilt model by calling it on a batch, which is a dict here.
+        if not model.built:
+            raise ValueError(
+                "model must be built (give it a keras.Input or call build) before wrapping it"
+            )
+        self.built = True
         self.lambda_weights = lambda_weights
         self.lambda_harmonization = lambda_harmonization
         self.label_smoothing = label_smoothing

@@ -64,6 +64,8 @@ _NOT_DECAYED_MODULES: tuple[type[torch.nn.Module], ...] = (
     torch.nn.EmbeddingBag,
     *((torch.nn.RMSNorm,) if hasattr(torch.nn, "RMSNorm") else ()),
 )
+# timm's name for a ViT's class token (Harmonization's Keras ViTs call it class_token).
+_TORCH_CLASS_TOKEN = "cls_token"
 
 
 def standardize_cut(maps: torch.Tensor, epsilon: float = STANDARDIZE_EPSILON) -> torch.Tensor:
@@ -162,7 +164,8 @@ def decayed_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
     group, RMS norm) and embeddings, found by module type, and any parameter
     whose qualified name matches Harmonization's rule
     (:func:`~neural_datasets.harmonize.definitions.is_decayed`: ``norm``,
-    ``embed``, ``class_token``...), which catches a ViT's ``pos_embed``.
+    ``embed``, ``class_token``...), which catches a ViT's ``pos_embed``, and
+    timm's ``cls_token``.
     Each parameter is yielded once, even when shared.
 
     Examples
@@ -179,7 +182,7 @@ def decayed_parameters(model: torch.nn.Module) -> Iterator[torch.nn.Parameter]:
             if id(parameter) in seen or not parameter.requires_grad:
                 continue
             seen.add(id(parameter))
-            if not skip_module and is_decayed(qualified):
+            if not skip_module and is_decayed(qualified) and _TORCH_CLASS_TOKEN not in qualified:
                 yield parameter
 
 
