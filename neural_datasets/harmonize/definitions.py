@@ -96,8 +96,8 @@ def missing_framework(framework: str) -> ImportError:
 
     Examples
     --------
-    >>> print(missing_framework("torch"))
-    neural_datasets.harmonize.torch needs torch; install it with pip install "neural-datasets[torch]"
+    >>> print(missing_framework("tensorflow"))
+    neural_datasets.harmonize.tf needs tensorflow; install it with pip install "neural-datasets[tf]"
     """
     module = "tf" if framework == "tensorflow" else framework
     return ImportError(

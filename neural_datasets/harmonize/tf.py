@@ -14,8 +14,9 @@ Examples
 >>> import tensorflow as tf
 >>> from neural_datasets.harmonize.tf import harmonizer_loss
 >>> tf.keras.utils.set_random_seed(0)
->>> model = tf.keras.Sequential([tf.keras.Input((16, 16, 3)), tf.keras.layers.Conv2D(4, 3),
-...                              tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dense(10)])
+>>> layers = tf.keras.layers
+>>> model = tf.keras.Sequential([tf.keras.Input((16, 16, 3)), layers.Conv2D(4, 3),
+...                              layers.GlobalAveragePooling2D(), layers.Dense(10)])
 >>> images, heatmaps = tf.random.uniform((2, 16, 16, 3)), tf.random.uniform((2, 16, 16))
 >>> with tf.GradientTape() as tape:
 ...     loss = harmonizer_loss(model, images, tf.constant([3, 7]), heatmaps)
@@ -132,9 +133,13 @@ def pyramidal_mse(
     """
     true, pred = _as_bhwc(true, "true"), _as_bhwc(pred, "pred")
     if true.shape.is_fully_defined() and true.shape != pred.shape:
-        raise ValueError(f"true and pred must have the same shape; got {true.shape} and {pred.shape}")
+        raise ValueError(
+            f"true and pred must have the same shape; got {true.shape} and {pred.shape}"
+        )
     weights = _tokens(tokens, true)[:, None, None, None]
-    pairs = zip(pyramidal_representation(true, levels - 1), pyramidal_representation(pred, levels - 1))
+    pairs = zip(
+        pyramidal_representation(true, levels - 1), pyramidal_representation(pred, levels - 1)
+    )
     return tf.reduce_mean(tf.stack([tf.reduce_mean(tf.square(t - p) * weights) for t, p in pairs]))
 
 
@@ -199,12 +204,12 @@ def loss_terms(
     if not images.dtype.is_floating:
         raise TypeError(f"images must be floating point; got {images.dtype.name}")
     heatmaps = _as_bhwc(heatmaps, "heatmaps")[..., 0]
-    if images.shape.is_fully_defined() and heatmaps.shape.is_fully_defined():
-        if heatmaps.shape != images.shape[:3]:
-            raise ValueError(
-                f"heatmaps must be (B, H, W) or (B, H, W, 1) matching images {images.shape}; "
-                f"got {heatmaps.shape}"
-            )
+    known = images.shape.is_fully_defined() and heatmaps.shape.is_fully_defined()
+    if known and heatmaps.shape != images.shape[:3]:
+        raise ValueError(
+            f"heatmaps must be (B, H, W) or (B, H, W, 1) matching images {images.shape}; "
+            f"got {heatmaps.shape}"
+        )
     with tf.GradientTape() as saliency_tape:
         saliency_tape.watch(images)
         logits = model(images, training=training)
@@ -342,9 +347,7 @@ class HarmonizedModel(tf.keras.Model):
         self.lambda_weights = lambda_weights
         self.lambda_harmonization = lambda_harmonization
         self.label_smoothing = label_smoothing
-        self.trackers = {
-            name: tf.keras.metrics.Mean(name=name) for name in LossTerms._fields
-        }
+        self.trackers = {name: tf.keras.metrics.Mean(name=name) for name in LossTerms._fields}
 
     def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
         return self.model(inputs, training=training)

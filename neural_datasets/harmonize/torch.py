@@ -87,7 +87,9 @@ def standardize_cut(maps: torch.Tensor, epsilon: float = STANDARDIZE_EPSILON) ->
     return torch.relu((maps - mean) / (std + epsilon))
 
 
-def pyramidal_representation(maps: torch.Tensor, levels: int = PYRAMID_LEVELS) -> list[torch.Tensor]:
+def pyramidal_representation(
+    maps: torch.Tensor, levels: int = PYRAMID_LEVELS
+) -> list[torch.Tensor]:
     """``maps`` and ``levels`` successive reductions: 5x5 binomial blur, stride 2, TF ``SAME``.
 
     Parameters
@@ -152,7 +154,9 @@ def pyramidal_mse(
             f"and {tuple(pred.shape)}"
         )
     weights = _tokens(tokens, true)
-    pairs = zip(pyramidal_representation(true, levels - 1), pyramidal_representation(pred, levels - 1))
+    pairs = zip(
+        pyramidal_representation(true, levels - 1), pyramidal_representation(pred, levels - 1)
+    )
     errors = [((t - p).square() * weights[:, None, None, None]).mean() for t, p in pairs]
     return torch.stack(errors).mean()
 
@@ -265,7 +269,9 @@ def harmonizer_loss(
     cross_entropy = F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing)
     network = model.module if hasattr(model, "module") else model
     decayed = list(decayed_parameters(network)) if isinstance(network, torch.nn.Module) else []
-    weights = sum((p.float().square().sum() for p in decayed), torch.zeros((), device=logits.device))
+    weights = sum(
+        (p.float().square().sum() for p in decayed), torch.zeros((), device=logits.device)
+    )
     return cross_entropy + lambda_weights * weights / 2 + lambda_harmonization * harmonization
 
 
@@ -325,7 +331,11 @@ class HarmonizerLoss(torch.nn.Module):
 
 def _describe(value: object) -> str:
     shape = getattr(value, "shape", None)
-    return f"{type(value).__name__} of shape {tuple(shape)}" if shape is not None else type(value).__name__
+    return (
+        f"{type(value).__name__} of shape {tuple(shape)}"
+        if shape is not None
+        else type(value).__name__
+    )
 
 
 def _check_maps(maps: torch.Tensor, argument: str) -> None:

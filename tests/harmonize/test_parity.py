@@ -2,17 +2,13 @@
 
 Harmonization (serre-lab, ``harmonization/training``) is Keras-2 code that
 cannot be installed beside our TensorFlow, so its definitions are restated
-here from the paper and the published code's behaviour, independently of our
-implementation: moments instead of ``reduce_std``, an explicit asymmetric
-``tf.pad`` and a ``VALID`` convolution instead of ``SAME``, the cross-entropy
-written from ``log_softmax``, the upstream name rule for the L2 term. The same
+in ``tests/support/upstream_harmonizer.py``, independently of our
+implementation. The same
 weights (copied between a Keras and a torch CNN) and the same batch must give
 the same weight gradients (relative error <= 2e-3) in both frameworks.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -20,62 +16,21 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
 
+from support import upstream_harmonizer  # noqa: E402
+from support.upstream_harmonizer import (  # noqa: E402
+    reference_pyramidal_mse,
+    reference_standardize_cut,
+)
+
 from neural_datasets.harmonize import tf as harmonize_tf  # noqa: E402
 from neural_datasets.harmonize import torch as harmonize_torch  # noqa: E402
 
-# --- Harmonization's training loss, restated -------------------------------------------
-
-
-def reference_standardize_cut(maps):
-    mean, variance = tf.nn.moments(maps, axes=[1, 2], keepdims=True)
-    return tf.maximum((maps - mean) / (tf.sqrt(variance) + 1e-5), 0.0)
-
-
-def reference_reduce(maps):
-    """One pyramid step: binomial 1-4-6-4-1 blur, stride 2, TF 'SAME' zeros (odd one after)."""
-    taps = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
-    kernel = tf.constant(np.outer(taps, taps)[:, :, None, None], tf.float32)
-    pads = []
-    for size in maps.shape[1:3]:
-        needed = max((math.ceil(size / 2) - 1) * 2 + 5 - size, 0)
-        pads.append([needed // 2, needed - needed // 2])
-    padded = tf.pad(maps, [[0, 0], pads[0], pads[1], [0, 0]])
-    return tf.nn.conv2d(padded, kernel, strides=2, padding="VALID")
-
-
-def reference_pyramidal_mse(a, b, tokens):
-    a, b = a[..., None], b[..., None]
-    errors = []
-    for _ in range(5):  # full resolution and four reductions
-        errors.append(tf.reduce_mean(tf.square(a - b) * tokens[:, None, None, None]))
-        a, b = reference_reduce(a), reference_reduce(b)
-    return tf.add_n(errors) / 5.0
-
 
 def reference_gradients(model, images, tokens, one_hot, heatmaps, lambda_weights=1e-5):
-    """What Harmonization's harmonizer_loss returns: d(loss)/d(trainable variables)."""
-    skipped = ("bn/", "normalization", "embed", "Norm", "norm", "class_token")
-    with tf.GradientTape() as outer:
-        with tf.GradientTape() as inner:
-            inner.watch(images)
-            logits = model(images, training=True)
-            picked = tf.reduce_sum(logits * one_hot, axis=-1)
-        saliency = tf.reduce_mean(inner.gradient(picked, images), axis=-1)
-        saliency = reference_standardize_cut(saliency)
-        human = reference_standardize_cut(heatmaps)
-        scale = tf.stop_gradient(tf.reduce_max(saliency, axis=[1, 2], keepdims=True)) + 1e-6
-        human = human / (tf.reduce_max(human, axis=[1, 2], keepdims=True) + 1e-6) * scale
-        alignment = reference_pyramidal_mse(saliency, human, tokens)
-        classes = one_hot.shape[-1]
-        smoothed = one_hot * 0.9 + 0.1 / classes
-        entropy = tf.reduce_mean(-tf.reduce_sum(smoothed * tf.nn.log_softmax(logits), -1))
-        decay = sum(
-            tf.reduce_sum(tf.square(v)) / 2.0
-            for v in model.trainable_variables
-            if not any(s in v.path for s in skipped)
-        )
-        loss = entropy + lambda_weights * decay + alignment
-    return [g.numpy() for g in outer.gradient(loss, model.trainable_variables)]
+    loss_gradients = upstream_harmonizer.harmonizer_gradients
+    return [
+        g.numpy() for g in loss_gradients(model, images, tokens, one_hot, heatmaps, lambda_weights)
+    ]
 
 
 # --- one tiny CNN in both frameworks, same weights ------------------------------------
@@ -280,7 +235,9 @@ def test_compat_harmonizer_loss_returns_harmonizations_gradients() -> None:
     assert max(relative_errors(gradients, reference)) <= 2e-3
     pyramid = harmonization.pyramidal_representation(tf.constant(heatmaps[..., None]), 5)
     assert [level.shape[1] for level in pyramid] == [30, 15, 8, 4, 2, 1]
-    want = float(reference_pyramidal_mse(tf.constant(heatmaps), tf.constant(images[..., 0]), tokens))
+    want = float(
+        reference_pyramidal_mse(tf.constant(heatmaps), tf.constant(images[..., 0]), tokens)
+    )
     got = harmonization.pyramidal_mse_with_tokens(heatmaps, images[..., 0], tokens)
     assert float(got) == pytest.approx(want, rel=1e-5)
     np.testing.assert_allclose(

@@ -1,4 +1,4 @@
-"""The plug-in points: HarmonizerLoss under DDP and autocast, HarmonizedModel under tf.distribute."""
+"""Plug-in points: HarmonizerLoss under DDP and autocast, HarmonizedModel under tf.distribute."""
 
 from __future__ import annotations
 
@@ -225,6 +225,8 @@ def test_harmonized_model_names_what_a_batch_lacks() -> None:
     model = HarmonizedModel(tiny_keras_model())
     model.compile(optimizer="sgd")
     batch, _ = keras_batches()
-    without_heatmaps = tf.data.Dataset.from_tensors({"image": batch["image"], "label": batch["label"]})
+    without_heatmaps = tf.data.Dataset.from_tensors(
+        {"image": batch["image"], "label": batch["label"]}
+    )
     with pytest.raises(ValueError, match=r"missing \['heatmap'\]"):
         model.fit(without_heatmaps, epochs=1, verbose=0)
