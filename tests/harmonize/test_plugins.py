@@ -279,3 +279,21 @@ def test_harmonized_model_on_two_mirrored_replicas_takes_the_single_device_step(
         [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
     )
     assert result.returncode == 0 and "same step" in result.stdout, result.stderr[-3000:]
+
+
+def test_harmonized_model_evaluates_the_loss_in_inference_mode() -> None:
+    import tensorflow as tf
+
+    from neural_datasets.harmonize.tf import HarmonizedModel, loss_terms
+
+    inner = tiny_keras_model()
+    model = HarmonizedModel(inner, lambda_harmonization=2.0)
+    model.compile(optimizer="sgd")
+    batch, batches = keras_batches()
+    got = model.evaluate(batches, verbose=0, return_dict=True)
+    images = tf.cast(batch["image"], tf.float32)
+    want = loss_terms(
+        inner, images, batch["label"], batch["heatmap"], lambda_harmonization=2.0, training=False
+    )
+    assert got["loss"] == pytest.approx(float(want.loss), rel=1e-5)
+    assert got["harmonization"] == pytest.approx(float(want.harmonization), rel=1e-5)
