@@ -102,6 +102,19 @@ SECTIONS = [
         "the converter uses). JPEG decoding (libjpeg-turbo, TensorFlow's settings) and raw disk "
         "writes dominate; memory is bounded by one unit of 128 samples per thread.",
     ),
+    (
+        "training",
+        "Harmonized training: harmonizer loss vs cross-entropy",
+        "bench_training.py",
+        "One training step (forward, loss, backward, SGD update) of the same tiny CNN (conv 16, "
+        "batch norm, ReLU, conv 16, ReLU, global average pooling, 1000 logits) on the same batch "
+        "(16 images of 64x64), one intra-op thread per framework, TF steps in `tf.function`: "
+        "plain cross-entropy against the harmonizer loss (`neural_datasets.harmonize`), whose "
+        "saliency needs a second-order graph, and against the restatement of the Harmonization "
+        "package's `harmonizer_loss` (`tests/support/upstream_harmonizer.py`; the package is "
+        "Keras-2 code that cannot be installed beside our TensorFlow). CUDA rows appear when a "
+        "GPU is present.",
+    ),
 ]
 
 
