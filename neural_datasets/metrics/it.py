@@ -1,0 +1,219 @@
+"""IT predictivity: how well a model's features predict IT sites' response maps.
+
+The protocol of the neural-harmonizer paper (serre-lab/neural_harmonizer,
+``evaluation/neural_benchmark.py``): features and responses on one spatial grid,
+``(image, x, y, units)`` and ``(image, x, y, sites)``. Every grid location of every
+image is one regression sample. Leave one image out: a PLS regression (no scaling) from
+the features at each location to all sites is fit on the other images' locations, then
+predicts the held-out image's map of every site; each site scores the correlation of its
+predicted and recorded map over the grid locations; the sites' scores are reduced
+(median) to one number per held-out image, and those are averaged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .frameworks import to_numpy
+from .pls import DEFAULT_MAX_ITER, _check_components, pls_from_moments
+
+Correlation = Literal["pearson", "spearman"]
+Reducer = Literal["median", "mean"]
+
+
+@dataclass(frozen=True)
+class ITPredictivity:
+    """The result of :func:`it_predictivity`, raw values kept.
+
+    Attributes
+    ----------
+    mean, std
+        Mean and (population) standard deviation of :attr:`per_fold`, as upstream reports them.
+    per_fold
+        ``(images,)``: the reduced site correlation when that image was held out.
+    per_site
+        ``(images, sites)``: each site's correlation on each held-out image (NaN where a
+        map is constant over the grid; a NaN site makes its fold's median NaN, as upstream).
+    settings
+        ``n_components``, ``correlation``, ``reducer``, ``tol``, ``max_iter``.
+    unconverged
+        With a ``tol``: power iterations that stopped at ``max_iter`` (0 when exact).
+    """
+
+    mean: float
+    std: float
+    per_fold: np.ndarray
+    per_site: np.ndarray
+    settings: dict[str, Any] = field(default_factory=dict)
+    unconverged: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (JSON-ready): scores, per-fold and per-site lists, settings."""
+        return {
+            "mean": _plain(self.mean),
+            "std": _plain(self.std),
+            "per_fold": [_plain(v) for v in self.per_fold],
+            "per_site": [[_plain(v) for v in row] for row in self.per_site],
+            "settings": dict(self.settings),
+            "unconverged": self.unconverged,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"ITPredictivity(mean={self.mean:.4f}, std={self.std:.4f}, "
+            f"folds={len(self.per_fold)}, sites={self.per_site.shape[1]})"
+        )
+
+
+def _plain(value: Any) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def it_predictivity(
+    features: Any,
+    responses: Any,
+    n_components: int = 25,
+    correlation: Correlation = "pearson",
+    reducer: Reducer = "median",
+    tol: float | None = None,
+    max_iter: int = DEFAULT_MAX_ITER,
+) -> ITPredictivity:
+    """Leave-one-image-out PLS predictivity of IT response maps from features on the same grid.
+
+    Parameters
+    ----------
+    features
+        ``(image, x, y, units)`` (or ``(image, location, units)``): a model's features
+        pooled to the recordings' grid. NumPy, torch or TensorFlow.
+    responses
+        ``(image, x, y, sites)`` (or ``(image, location, sites)``) on the same grid, e.g.
+        :meth:`ITRecordings.responses <neural_datasets.ITRecordings.responses>`.
+    n_components
+        PLS components (upstream: 25).
+    correlation
+        ``"pearson"`` (upstream's published setting) or ``"spearman"`` (Pearson of average
+        ranks), per site over the held-out image's grid locations.
+    reducer
+        ``"median"`` (upstream) or ``"mean"`` over sites, per held-out image.
+    tol, max_iter
+        ``None`` (default): converged PLS, computed exactly. ``tol=1e-4``: upstream's
+        scikit-learn setting (``PLSRegression(25, scale=False, tol=1e-4)``), whose power
+        iteration stops early; its numbers differ from the converged ones (see
+        ``docs/scoring.md``).
+
+    Returns
+    -------
+    ITPredictivity
+        ``.mean``, ``.std``, ``.per_fold``, ``.per_site``, ``.settings``.
+
+    Raises
+    ------
+    ValueError
+        Wrong ranks, mismatched images or grids, fewer than 3 images, or an unknown
+        ``correlation`` / ``reducer``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> features = rng.normal(size=(5, 4, 4, 12))
+    >>> responses = features[..., :3] + 0.1 * rng.normal(size=(5, 4, 4, 3))
+    >>> score = it_predictivity(features, responses, n_components=5)
+    >>> score.per_fold.shape, score.per_site.shape, round(score.mean, 2)
+    ((5,), (5, 3), 0.98)
+    """
+    X = np.asarray(to_numpy(features, "features"), dtype=np.float64)
+    Y = np.asarray(to_numpy(responses, "responses"), dtype=np.float64)
+    for name, value in (("features", X), ("responses", Y)):
+        if value.ndim not in (3, 4):
+            raise ValueError(
+                f"{name} must be (image, x, y, channels) or (image, location, channels); "
+                f"got shape {value.shape}"
+            )
+    if X.shape[:-1] != Y.shape[:-1]:
+        raise ValueError(
+            f"features and responses must share images and grid; got features {X.shape} and "
+            f"responses {Y.shape}"
+        )
+    if correlation not in ("pearson", "spearman"):
+        raise ValueError(f"correlation must be 'pearson' or 'spearman'; got {correlation!r}")
+    if reducer not in ("median", "mean"):
+        raise ValueError(f"reducer must be 'median' or 'mean'; got {reducer!r}")
+    images = X.shape[0]
+    if images < 3:
+        raise ValueError(f"leave-one-image-out needs at least 3 images; got {images}")
+    X = X.reshape(images, -1, X.shape[-1])
+    Y = Y.reshape(images, -1, Y.shape[-1])
+    locations = X.shape[1]
+    _check_components(n_components, (images - 1) * locations, X.shape[2])
+    X = _in_row_space(X)
+
+    # Centre on the grand mean first: each fold's moments then subtract small means only.
+    X = X - X.mean(axis=(0, 1))
+    Y = Y - Y.mean(axis=(0, 1))
+    Xt = X.transpose(0, 2, 1)
+    gram_i, cross_i, ygram_i = Xt @ X, Xt @ Y, Y.transpose(0, 2, 1) @ Y
+    sum_x, sum_y = X.sum(axis=1), Y.sum(axis=1)
+    rows = (images - 1) * locations
+    x_mean = (sum_x.sum(axis=0) - sum_x) / rows
+    y_mean = (sum_y.sum(axis=0) - sum_y) / rows
+    gram = gram_i.sum(axis=0) - gram_i - rows * x_mean[:, :, None] * x_mean[:, None, :]
+    cross = cross_i.sum(axis=0) - cross_i - rows * x_mean[:, :, None] * y_mean[:, None, :]
+    ygram = ygram_i.sum(axis=0) - ygram_i - rows * y_mean[:, :, None] * y_mean[:, None, :]
+    fits = pls_from_moments(
+        gram, cross, ygram, x_mean, y_mean, n_components, tol=tol, max_iter=max_iter
+    )
+    predicted = fits.predict(X)
+    per_site = _correlate_columns(predicted, Y, correlation)
+    with np.errstate(invalid="ignore"):
+        per_fold = (np.median if reducer == "median" else np.mean)(per_site, axis=1)
+    settings = {
+        "n_components": int(n_components),
+        "correlation": correlation,
+        "reducer": reducer,
+        "tol": tol,
+        "max_iter": max_iter if tol is not None else None,
+        "scale": False,
+        "validation": "leave-one-image-out",
+    }
+    return ITPredictivity(
+        mean=float(per_fold.mean()),
+        std=float(per_fold.std()),
+        per_fold=per_fold,
+        per_site=per_site,
+        settings=settings,
+        unconverged=fits.unconverged,
+    )
+
+
+def _in_row_space(X: np.ndarray) -> np.ndarray:
+    """``X`` in an orthonormal basis of its rows' span when it has more units than rows.
+
+    PLS without scaling depends on the features only through inner products, so rotating
+    them (and dropping directions no row reaches) leaves every fit's predictions unchanged,
+    while the Gram matrices shrink to ``rows x rows``.
+    """
+    images, locations, units = X.shape
+    rows = images * locations
+    if units <= rows:
+        return X
+    flat = X.reshape(rows, units)
+    basis = np.linalg.svd(flat, full_matrices=False)[2]  # (rows, units), orthonormal rows
+    return (flat @ basis.T).reshape(images, locations, rows)
+
+
+def _correlate_columns(a: np.ndarray, b: np.ndarray, correlation: Correlation) -> np.ndarray:
+    """Per (image, column): correlation of ``a`` and ``b`` over axis 1; NaN for a constant."""
+    if correlation == "spearman":
+        from scipy.stats import rankdata
+
+        a, b = rankdata(a, axis=1), rankdata(b, axis=1)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (a * b).sum(axis=1) / norms
+    return np.where(norms > 0, out, np.nan)
