@@ -16,12 +16,13 @@ _LAZY = {
     "ITPredictivity": "it",
     "it_ceiling": "it",
     "ITCeiling": "it",
+    "site_ceiling": "it",
+    "PAPER_WINDOWS": "it",
     "fit_pls": "pls",
     "PLSFits": "pls",
     "score_model": "it_model",
     "ModelScore": "it_model",
     "features_on_grid": "it_model",
-    "PAPER_WINDOWS": "it_model",
 }
 
 __all__ = sorted(_LAZY)
