@@ -22,6 +22,7 @@ _LAZY = {
     "PLSFits": "pls",
     "score_model": "it_model",
     "ModelScore": "it_model",
+    "LayerScore": "it_model",
     "features_on_grid": "it_model",
 }
 

@@ -37,11 +37,15 @@ class ITPredictivity:
         ``(images,)``: the reduced site correlation when that image was held out.
     per_site
         ``(images, sites)``: each site's correlation on each held-out image (NaN where a
-        map is constant over the grid; a NaN site makes its fold's median NaN, as upstream).
+        map is constant over the grid: see :attr:`silent_sites`; a constant *prediction*
+        makes its fold's value NaN, as upstream's median does).
     settings
         ``n_components``, ``correlation``, ``reducer``, ``tol``, ``max_iter``.
     unconverged
         With a ``tol``: power iterations that stopped at ``max_iter`` (0 when exact).
+    silent_sites
+        ``(images,)``: sites whose recorded map is constant on that image (NaN in
+        :attr:`per_site`, left out of the fold's reduction; upstream's median would be NaN).
     """
 
     mean: float
@@ -50,6 +54,7 @@ class ITPredictivity:
     per_site: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)
     unconverged: int = 0
+    silent_sites: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready): scores, per-fold and per-site lists, settings."""
@@ -60,6 +65,7 @@ class ITPredictivity:
             "per_site": [[_plain(v) for v in row] for row in self.per_site],
             "settings": dict(self.settings),
             "unconverged": self.unconverged,
+            "silent_sites": [int(v) for v in self.silent_sites],
         }
 
     def __repr__(self) -> str:
@@ -169,8 +175,14 @@ def it_predictivity(
     )
     predicted = fits.predict(X)
     per_site = _correlate_columns(predicted, Y, correlation)
+    # A site whose recorded map is flat on the held-out image has no correlation to predict
+    # (whatever the model): it leaves that fold's reduction. A flat prediction stays NaN.
+    silent = np.ptp(Y, axis=1) == 0
+    reduce = np.median if reducer == "median" else np.mean
     with np.errstate(invalid="ignore"):
-        per_fold = (np.median if reducer == "median" else np.mean)(per_site, axis=1)
+        per_fold = np.array(
+            [reduce(row[~flat]) if (~flat).any() else np.nan for row, flat in zip(per_site, silent)]
+        )
     settings = {
         "n_components": int(n_components),
         "correlation": correlation,
@@ -187,6 +199,7 @@ def it_predictivity(
         per_site=per_site,
         settings=settings,
         unconverged=fits.unconverged,
+        silent_sites=silent.sum(axis=1),
     )
 
 
@@ -212,12 +225,13 @@ def _correlate_columns(a: np.ndarray, b: np.ndarray, correlation: Correlation) -
         from scipy.stats import rankdata
 
         a, b = rankdata(a, axis=1), rankdata(b, axis=1)
+    flat = (np.ptp(a, axis=1) == 0) | (np.ptp(b, axis=1) == 0)  # exact test, before round-off
     a = a - a.mean(axis=1, keepdims=True)
     b = b - b.mean(axis=1, keepdims=True)
     norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         out: np.ndarray = (a * b).sum(axis=1) / norms
-    return np.where(norms > 0, out, np.nan)
+    return np.where(flat, np.nan, out)
 
 
 PAPER_WINDOWS: dict[str, tuple[int, int]] = {

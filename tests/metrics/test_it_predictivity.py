@@ -109,13 +109,18 @@ def test_invariant_to_rotating_and_shifting_features(seed: int, shift: float) ->
     np.testing.assert_allclose(moved.per_site, base.per_site, atol=1e-7)
 
 
-def test_constant_site_gives_nan_and_median_propagates_it() -> None:
+def test_a_silent_site_leaves_its_fold_and_a_flat_prediction_gives_nan() -> None:
     features, responses = maps(6, images=4, grid=3, units=8, sites=3)
-    responses[1, ..., 0] = 2.0
+    responses[1, ..., 0] = 2.0  # site 0 flat on image 1: no correlation to predict
     score = it_predictivity(features, responses, n_components=3)
-    assert np.isnan(score.per_site[1, 0]) and np.isnan(score.per_fold[1])
+    assert np.isnan(score.per_site[1, 0])
+    assert score.per_fold[1] == pytest.approx(np.median(score.per_site[1, 1:]))
+    assert score.silent_sites.tolist() == [0, 1, 0, 0]
     assert not np.isnan(score.per_site[0]).any()
-    assert score.to_dict()["per_fold"][1] is None
+    features[2] = 0.5  # image 2's features are flat: so is its prediction
+    score = it_predictivity(features, responses, n_components=3)
+    assert np.isnan(score.per_site[2]).all() and np.isnan(score.per_fold[2])
+    assert score.to_dict()["per_fold"][2] is None
 
 
 def test_accepts_torch_tensors_and_flat_grids() -> None:
