@@ -46,6 +46,9 @@ class ITPredictivity:
     silent_sites
         ``(images,)``: sites whose recorded map is constant on that image (NaN in
         :attr:`per_site`, left out of the fold's reduction; upstream's median would be NaN).
+    predicted
+        ``(images, locations, sites)``: each image's maps as predicted when it was held out
+        (locations flattened row by row; not in :meth:`to_dict`).
     """
 
     mean: float
@@ -55,6 +58,7 @@ class ITPredictivity:
     settings: dict[str, Any] = field(default_factory=dict)
     unconverged: int = 0
     silent_sites: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (JSON-ready): scores, per-fold and per-site lists, settings."""
@@ -159,8 +163,9 @@ def it_predictivity(
     X = _in_row_space(X)
 
     # Centre on the grand mean first: each fold's moments then subtract small means only.
+    y_grand_mean = Y.mean(axis=(0, 1))
     X = X - X.mean(axis=(0, 1))
-    Y = Y - Y.mean(axis=(0, 1))
+    Y = Y - y_grand_mean
     Xt = X.transpose(0, 2, 1)
     gram_i, cross_i, ygram_i = Xt @ X, Xt @ Y, Y.transpose(0, 2, 1) @ Y
     sum_x, sum_y = X.sum(axis=1), Y.sum(axis=1)
@@ -200,6 +205,7 @@ def it_predictivity(
         settings=settings,
         unconverged=fits.unconverged,
         silent_sites=silent.sum(axis=1),
+        predicted=predicted + y_grand_mean,
     )
 
 

@@ -29,6 +29,7 @@ def reference(features, responses, n_components, tol, correlation="pearson", max
 
     images, units, sites = features.shape[0], features.shape[-1], responses.shape[-1]
     per_site = np.zeros((images, sites))
+    reference.predicted = np.zeros((images, features[0, ..., 0].size, sites))
     for held_out in range(images):
         rest = [i for i in range(images) if i != held_out]
         with warnings.catch_warnings():
@@ -37,6 +38,7 @@ def reference(features, responses, n_components, tol, correlation="pearson", max
                 n_components, scale=False, tol=tol, max_iter=max_iter
             ).fit(features[rest].reshape(-1, units), responses[rest].reshape(-1, sites))
         predicted = pls.predict(features[held_out].reshape(-1, units))
+        reference.predicted[held_out] = predicted
         recorded = responses[held_out].reshape(-1, sites)
         corr = pearsonr if correlation == "pearson" else spearmanr
         per_site[held_out] = [corr(predicted[:, s], recorded[:, s])[0] for s in range(sites)]
@@ -52,6 +54,7 @@ def test_converged_default_equals_scikit_learn_at_tol_1e_10() -> None:
     assert score.mean == pytest.approx(np.median(expected, axis=1).mean(), abs=1e-5)
     assert score.std == pytest.approx(np.median(expected, axis=1).std(), abs=1e-5)
     assert score.unconverged == 0
+    np.testing.assert_allclose(score.predicted, reference.predicted, atol=1e-4)
     assert score.settings["tol"] is None and score.settings["n_components"] == 10
 
 
