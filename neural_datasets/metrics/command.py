@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     try:
         if on.startswith(CLICKME_PREFIX):
-            from . import evaluate_clickme
-
+            try:
+                from . import evaluate_clickme
+            except ImportError:  # only if this install predates ClickMe scoring
+                return _usage(f"--on {on}: ClickMe scoring is not available in this install")
             result: Any = evaluate_clickme(model, dataset=on)
             payload = result.as_dict()
         else:

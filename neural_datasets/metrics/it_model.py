@@ -269,7 +269,8 @@ def score_model(
     batch_size, device
         Forward passes; ``device`` (PyTorch) defaults to the model's.
     cache_dir, progress
-        As for :func:`neural_datasets.fetch`, when ``dataset`` is a name.
+        As for :func:`neural_datasets.fetch`, when ``dataset`` is a name; ``progress`` also
+        shows a bar over the layers scored.
 
     Raises
     ------
@@ -313,7 +314,9 @@ def score_model(
     )
     ceiling = it_ceiling(population, window, dataset=it, legacy=legacy)
     scores, skipped = [], {}
-    for name in names:
+    from tqdm.auto import tqdm
+
+    for name in tqdm(names, desc=f"scoring {population}", unit="layer", disable=not progress):
         act = outputs[name]
         if act.ndim != 4:
             reason = f"output shape {tuple(act.shape)} is not a 4-D feature map"
