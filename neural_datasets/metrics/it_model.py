@@ -66,8 +66,10 @@ class ModelScore:
         The model's score under :attr:`selection`, raw and divided by the ceiling.
     selection
         ``"held_out"``: each image's score comes from the layer that scored best on the
-        *other* images, then the scores are averaged (no selection bias). ``"same_images"``:
-        upstream's ``max`` over layers of the score on all images (biased upward).
+        *other* images (their leave-one-out scores; this image was among their training
+        images but never scored), then the scores are averaged (no selection bias).
+        ``"same_images"``: upstream's ``max`` over layers of the score on all images (biased
+        upward).
     same_images_score, held_out_score
         Both selections' raw scores, whichever was chosen.
     skipped

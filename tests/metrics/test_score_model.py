@@ -138,6 +138,27 @@ def test_keras_model_end_to_end() -> None:
     np.testing.assert_allclose(again.layers[0].raw.per_site, result.layers[1].raw.per_site)
 
 
+def test_the_same_weights_score_the_same_in_both_frameworks() -> None:
+    torch = pytest.importorskip("torch")
+    tf = pytest.importorskip("tensorflow")
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(3, 8, 5, stride=4)
+    inputs = tf.keras.Input((64, 64, 3))
+    keras_conv = tf.keras.layers.Conv2D(8, 5, strides=4, name="conv")
+    model = tf.keras.Model(inputs, keras_conv(inputs))
+    kernel = (
+        conv.weight.detach().numpy().transpose(2, 3, 1, 0)
+    )  # (out, in, h, w) -> (h, w, in, out)
+    keras_conv.set_weights([kernel, conv.bias.detach().numpy()])
+    net = torch.nn.Sequential()
+    net.add_module("conv", conv)
+    ours = score_model(net, "george_central_it", layers=["conv"], **SAMPLE, **FAST)
+    theirs = score_model(model, "george_central_it", layers=["conv"], **SAMPLE, **FAST)
+    np.testing.assert_allclose(
+        ours.layers[0].raw.per_site, theirs.layers[0].raw.per_site, atol=1e-4
+    )
+
+
 def test_errors() -> None:
     net = tiny_torch_net()
     with pytest.raises(ValueError, match="no layer 'conv'; closest: conv2, conv1"):
