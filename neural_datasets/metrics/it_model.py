@@ -311,22 +311,21 @@ def score_model(
     if preprocess is None:
         preprocess = _default_preprocess(framework, legacy)
     names, explicit = _layer_names(model, framework, layers)
-    outputs = (_torch_activations if framework == "torch" else _keras_activations)(
-        model, names, preprocess(stimuli), batch_size, device
+    pooled = _GridPooler(names, grid, max_units, legacy)
+    (_torch_activations if framework == "torch" else _keras_activations)(
+        model, names, preprocess(stimuli), batch_size, device, pooled.add
     )
     ceiling = it_ceiling(population, window, dataset=it, legacy=legacy)
     scores, skipped = [], {}
     from tqdm.auto import tqdm
 
     for name in tqdm(names, desc=f"scoring {population}", unit="layer", disable=not progress):
-        act = outputs[name]
-        if act.ndim != 4:
-            reason = f"output shape {tuple(act.shape)} is not a 4-D feature map"
+        features = pooled.features(name)
+        if isinstance(features, str):
             if explicit:
-                raise ValueError(f"layer {name!r}: {reason}; choose a convolutional layer")
-            skipped[name] = reason
+                raise ValueError(f"layer {name!r}: {features}; choose a convolutional layer")
+            skipped[name] = features
             continue
-        features = features_on_grid(act, grid, max_units=max_units, legacy=legacy)
         raw = it_predictivity(
             features, responses, min(n_components, features.shape[-1]), correlation, reducer, tol
         )
@@ -357,6 +356,40 @@ def score_model(
         skipped=skipped,
         provenance=provenance,
     )
+
+
+class _GridPooler:
+    """Pools each batch of each layer's output to the grid as it arrives (so a whole
+    network's raw activations are never held at once); remembers why a layer cannot be."""
+
+    def __init__(self, names: list[str], grid: int, max_units: int | None, legacy: bool):
+        self.grid, self.max_units, self.legacy = grid, max_units, legacy
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        self.problems: dict[str, str] = {}
+
+    def add(self, name: str, batch: np.ndarray | str) -> None:
+        """One batch of layer ``name``'s output, NHWC when it is a feature map (or a reason
+        it has none)."""
+        if name in self.problems:
+            return
+        if isinstance(batch, str):
+            self.problems[name] = batch
+            return
+        if batch.ndim != 4:
+            self.problems[name] = f"output shape {tuple(batch.shape)} is not a 4-D feature map"
+            return
+        try:
+            pooled = features_on_grid(
+                batch, self.grid, max_units=self.max_units, legacy=self.legacy
+            )
+        except ValueError as exc:
+            self.problems[name] = str(exc)
+            return
+        self.parts[name].append(pooled)
+
+    def features(self, name: str) -> np.ndarray | str:
+        """``(image, grid, grid, units)``, or the reason the layer cannot be scored."""
+        return self.problems.get(name) or np.concatenate(self.parts[name])
 
 
 def _held_out_score(table: np.ndarray) -> float:
@@ -404,22 +437,27 @@ def _layer_names(
     return list(layers), True
 
 
+Sink = Callable[[str, "np.ndarray | str"], None]
+"""Receives each batch of a layer's output, or why the layer gives none."""
+
+
 def _torch_activations(
-    model: Any, names: list[str], inputs: Any, batch_size: int, device: Any
-) -> dict[str, np.ndarray]:
+    model: Any, names: list[str], inputs: Any, batch_size: int, device: Any, sink: Sink
+) -> None:
+    """Run ``inputs`` through ``model``, handing each named module's output to ``sink``."""
     import torch
 
     modules = dict(model.named_modules())
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    captured: dict[str, list[np.ndarray]] = {name: [] for name in names}
 
     def hook_for(name: str) -> Callable[..., None]:
         def hook(module: Any, args: Any, output: Any) -> None:
             if not isinstance(output, torch.Tensor):
-                raise ValueError(f"layer {name!r} returns {type(output).__name__}, not a tensor")
+                sink(name, f"output is a {type(output).__name__}, not a tensor")
+                return
             value = output.detach().float().cpu().numpy()
-            captured[name].append(value.transpose(0, 2, 3, 1) if value.ndim == 4 else value)
+            sink(name, value.transpose(0, 2, 3, 1) if value.ndim == 4 else value)
 
         return hook
 
@@ -436,24 +474,22 @@ def _torch_activations(
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    return {name: np.concatenate(parts) for name, parts in captured.items()}
 
 
 def _keras_activations(
-    model: Any, names: list[str], inputs: Any, batch_size: int, device: Any
-) -> dict[str, np.ndarray]:
+    model: Any, names: list[str], inputs: Any, batch_size: int, device: Any, sink: Sink
+) -> None:
+    """Run ``inputs`` through a sub-model of ``model`` giving the named layers' outputs."""
     import tensorflow as tf
 
     outputs = [model.get_layer(name).output for name in names]
     sub_model = tf.keras.Model(model.input, outputs)
-    parts: list[list[np.ndarray]] = [[] for _ in names]
     for start in range(0, len(inputs), batch_size):
         values = sub_model(inputs[start : start + batch_size], training=False)
         if len(names) == 1:
             values = [values]
-        for part, value in zip(parts, values):
-            part.append(np.asarray(value))
-    return {name: np.concatenate(part) for name, part in zip(names, parts)}
+        for name, value in zip(names, values):
+            sink(name, np.asarray(value))
 
 
 def _provenance(

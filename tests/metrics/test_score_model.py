@@ -159,6 +159,28 @@ def test_the_same_weights_score_the_same_in_both_frameworks() -> None:
     )
 
 
+def test_a_layer_without_a_tensor_output_is_skipped_by_default() -> None:
+    torch = pytest.importorskip("torch")
+
+    class Pair(torch.nn.Module):
+        def forward(self, x):
+            return x, x
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 5, stride=4)
+            self.pair = Pair()
+
+        def forward(self, x):
+            return self.pair(self.conv(x))[0]
+
+    torch.manual_seed(0)
+    result = score_model(Net(), "george_central_it", **SAMPLE, **FAST)
+    assert [s.layer for s in result.layers] == ["conv"]
+    assert result.skipped == {"pair": "output is a tuple, not a tensor"}
+
+
 def test_errors() -> None:
     net = tiny_torch_net()
     with pytest.raises(ValueError, match="no layer 'conv'; closest: conv2, conv1"):
