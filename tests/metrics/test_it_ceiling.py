@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neural_datasets as nd
 from neural_datasets.metrics import PAPER_WINDOWS, it_ceiling, site_ceiling
@@ -89,6 +91,18 @@ def test_it_ceiling_on_the_sample_equals_upstream_on_the_raw_array() -> None:
         ceiling = it_ceiling(population, (50, 90), dataset=data, legacy=True)
         assert ceiling.value == pytest.approx(upstream_ceiling_score(raw, 50, 90), abs=1e-12)
         assert ceiling.population == population and ceiling.window == (50, 90)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), legacy=st.booleans())
+def test_invariant_to_site_affine_maps_and_flipped_grids(seed: int, legacy: bool) -> None:
+    rng = np.random.default_rng(seed)
+    maps = random_raw(seed).mean(axis=3)
+    scale = rng.uniform(0.1, 10, size=maps.shape[-1])
+    moved = (maps * scale + rng.normal(size=maps.shape[-1]))[:, ::-1, ::-1]
+    base = site_ceiling(maps, legacy=legacy)
+    np.testing.assert_allclose(site_ceiling(moved, legacy=legacy).per_image, base.per_image)
+    assert (base.per_image <= 1 + 1e-12).all()
 
 
 def test_ceiled_scores_and_dict() -> None:
