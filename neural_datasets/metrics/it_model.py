@@ -260,7 +260,8 @@ def score_model(
         pooling, the loader's preprocessing (``(x / 255 - mean) / mean``) and
         ``selection="same_images"`` (unless ``selection``/``tol`` are given explicitly).
     n_components, correlation, reducer, tol
-        As for :func:`~neural_datasets.metrics.it_predictivity`.
+        As for :func:`~neural_datasets.metrics.it_predictivity`; ``n_components`` is capped
+        at a layer's (pooled) units.
     preprocess
         ``uint8 (image, H, W, 3)`` -> the model's input (array or tensor). Default: ImageNet
         mean/std standardisation, transposed to NCHW for PyTorch.
