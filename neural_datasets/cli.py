@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
     preview.add_argument("--base-url", help="a mirror with the same relative layout")
+    # score (issue 23): its arguments and code live in neural_datasets/metrics/command.py
+    from .metrics import command as score_command
+
+    score_help = "score a model against humans (ClickMe) or IT sites; prints a table or JSON"
+    score_command.add_arguments(sub.add_parser("score", help=score_help, description=score_help))
     return parser
 
 
@@ -350,6 +355,12 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from .metrics.command import run
+
+    return run(args)
+
+
 _COMMANDS = {
     "list": _list,
     "info": _info,
@@ -359,6 +370,7 @@ _COMMANDS = {
     "rm": _rm,
     "pin": _pin,
     "preview": _preview,
+    "score": _score,
 }
 
 if __name__ == "__main__":

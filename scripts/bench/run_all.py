@@ -115,6 +115,17 @@ SECTIONS = [
         "Keras-2 code that cannot be installed beside our TensorFlow). CUDA rows appear when a "
         "GPU is present.",
     ),
+    (
+        "pls",
+        "IT predictivity: PLS per layer",
+        "bench_pls.py",
+        "One layer of the neural-harmonizer IT protocol at realistic sizes (George's 17x17 grid: "
+        "14 images, leave one out, 700 features, 30 sites, 25 PLS components, synthetic values): "
+        "upstream's loop of scikit-learn `PLSRegression(25, scale=False, tol=1e-4)` fits (timed "
+        "on 2 folds, scaled to 14) against `neural_datasets.metrics.it_predictivity`, which "
+        "computes every fold's PLS from shared moments, batched, exactly (default) or with "
+        "scikit-learn's power iteration at `tol=1e-4` (the same numbers to 1e-15).",
+    ),
 ]
 
 
