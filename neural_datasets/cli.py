@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
     preview.add_argument("--base-url", help="a mirror with the same relative layout")
+    _add_push_command(command)
     return parser
 
 
@@ -282,7 +283,12 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{name}: {len(problems)} problem(s) found:", file=sys.stderr)
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
-            print(f"Run `neural-datasets rm {name}` and fetch it again.", file=sys.stderr)
+            remedy = (
+                f"Push it again: `neural-datasets push DATASET {name}` repairs it."
+                if "://" in name
+                else f"Run `neural-datasets rm {name}` and fetch it again."
+            )
+            print(remedy, file=sys.stderr)
             status = 1
         else:
             print(f"{name}: ok (complete; every file, chunk and raw file matches its checksum)")
@@ -350,6 +356,39 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_push_command(command: Any) -> None:
+    push = command("push", "publish a dataset's store to an S3-compatible object store", "1")
+    push.add_argument("url", metavar="URL", help="where to publish: s3://bucket/prefix")
+    push.add_argument("--layout", choices=LAYOUTS, default="raw", help="default: raw")
+    push.add_argument(
+        "--endpoint",
+        help="S3 endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
+    )
+    push.add_argument(
+        "--jobs", type=int, help="parallel uploads (default $NEURAL_DATASETS_PUSH_JOBS or 8)"
+    )
+    push.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .fetching.push import push
+
+    report = push(
+        args.name,
+        args.url,
+        layout=args.layout,
+        cache_dir=args.cache_dir,
+        endpoint=args.endpoint,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{args.url}: published ({report.uploaded} objects uploaded, {report.skipped} already "
+        f"in place, {report.bytes_sent} bytes sent); open it with ClickMe.open({args.url!r})"
+    )
+    return 0
+
+
 _COMMANDS = {
     "list": _list,
     "info": _info,
@@ -359,6 +398,7 @@ _COMMANDS = {
     "rm": _rm,
     "pin": _pin,
     "preview": _preview,
+    "push": _push,
 }
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def push_store(
     *,
     storage_options: StorageOptions = None,
     jobs: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> PushReport:
     """Upload the sealed store at ``store`` to ``url``; the marker goes last.
 
@@ -160,7 +160,7 @@ def verify_remote_store(
     *,
     storage_options: StorageOptions = None,
     jobs: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> list[str]:
     """Check a published remote store against its manifest; return the problems found.
 
