@@ -96,7 +96,11 @@ def push_store(
     files = read_manifest(store)  # refuses an unsealed store before anything is sent
     remote = RemoteStore(url, storage_options)
     remote.write_bytes(MARKER_FILE, None)  # unsealed from here until the end
-    data_files = sorted(f for f in files if not f.startswith(f"{INTEGRITY_GROUP}/"))
+    # The root zarr.json first: an interrupted push then reads as "no completion marker".
+    data_files = sorted(
+        (f for f in files if not f.startswith(f"{INTEGRITY_GROUP}/")),
+        key=lambda f: (f != "zarr.json", f),
+    )
     stale = sorted(remote.keys() - set(data_files) - {MANIFEST_FILE, MARKER_FILE})
     for key in stale:  # left by an earlier store at this URL
         remote.write_bytes(key, None)

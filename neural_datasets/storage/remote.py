@@ -190,7 +190,7 @@ def _credentials(options: dict[str, Any]) -> dict[str, Any]:
             chosen = "profile"
         elif os.environ.get("AWS_ACCESS_KEY_ID", "").strip():
             chosen = "environment"
-        elif (Path(shared) if shared else home_file).is_file():
+        elif _has_profile(Path(shared) if shared else home_file, "default"):
             chosen = "profile"
         elif any(
             os.environ.get(name)
@@ -211,6 +211,18 @@ def _credentials(options: dict[str, Any]) -> dict[str, Any]:
     if chosen in ("profile", "default") and profile:
         spec["profile"] = profile
     return spec
+
+
+def _has_profile(path: Path, profile: str) -> bool:
+    """Whether the AWS credentials file ``path`` holds a ``[profile]`` section."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path)
+    except (OSError, configparser.Error):
+        return False
+    return parser.has_section(profile)
 
 
 def describe_endpoint(location: str, storage_options: StorageOptions = None) -> str:
@@ -249,7 +261,14 @@ def remote_error(
     text = str(exc)
     where = f"{location}{_endpoint_note(location, storage_options)}"
     first = text.split("[", 1)[0].strip()
-    if "is missing" in text or ("NOT_FOUND" in text and "NoSuchBucket" not in text):
+    status = text.split(":", 1)[0].strip()
+    if "credentials provider" in text:
+        return DownloadError(
+            f"{where}: the credentials could not be loaded ({first}). Set AWS_ACCESS_KEY_ID and "
+            f"AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of your credentials file "
+            f"(AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials)."
+        )
+    if status == "NOT_FOUND" and "NoSuchBucket" not in text:
         return CorruptStoreError(
             f"{where}: an object of the store is missing ({first}). The store is incomplete or "
             f"damaged: run `neural-datasets verify {location}` to list what is wrong, then push "
@@ -466,7 +485,11 @@ class RemoteStore:
         from .manifest import MANIFEST_FILE, MARKER_FILE
 
         if self.read_if_present("zarr.json") is None:
-            return f"{self.location} has no root zarr.json: there is no store at this URL"
+            return (
+                f"{self.location}{_endpoint_note(self.location, self.storage_options)} has no "
+                f"root zarr.json: there is no store at this URL (check the bucket, the path "
+                f"and the endpoint)"
+            )
         marker = self.read_if_present(MARKER_FILE)
         if marker is None:
             return (
@@ -492,6 +515,8 @@ class RemoteStore:
         from .manifest import MANIFEST_FILE
 
         problem = self.seal_problem()
+        if problem is not None and "no root zarr.json" in problem:
+            raise DownloadError(f"{problem}.")
         if problem is not None:
             raise CorruptStoreError(f"{problem}. {_REMOTE_REMEDY.format(url=self.location)}")
         files: dict[str, list[int]] = json.loads(self.read_bytes(MANIFEST_FILE))["attributes"][
