@@ -205,8 +205,8 @@ class EpochBatchSampler(Sampler[np.ndarray]):
         )
         self.epoch = 0
         self.skip = 0
-        """Batches of :attr:`epoch` the next iteration leaves out (already read before a
-        resume, see :meth:`Loader.load_state_dict`)."""
+        """Batches of :attr:`epoch` that iterations leave out (read before a resume, see
+        :meth:`Loader.load_state_dict`, which clears it once the resumed pass starts)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Read epoch ``epoch``'s permutation from the next iteration on."""
@@ -218,8 +218,7 @@ class EpochBatchSampler(Sampler[np.ndarray]):
         return len(self.plan)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        skip, self.skip = self.skip, 0
-        return iter(self.plan.batches(self.epoch)[skip:])
+        return iter(self.plan.batches(self.epoch)[self.skip :])
 
 
 def _distributed_world() -> tuple[int, int]:
@@ -307,9 +306,13 @@ class Loader(DataLoader):
         sampler.skip = self.delivered = int(state["batches_delivered"])
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a plain iterator in thread mode
-        # The sampler consumes its skip when the batches start; count from it.
-        self.delivered = cast(EpochBatchSampler, self.sampler).skip
-        return self._counted(self._batches())
+        sampler = cast(EpochBatchSampler, self.sampler)
+        self.delivered = sampler.skip
+        # DataLoader's iterators take the sampler's order when built (some twice): the
+        # resume point holds for this pass only, so it is cleared once the pass is built.
+        batches = self._batches()
+        sampler.skip = 0
+        return self._counted(batches)
 
     def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
         for batch in batches:
