@@ -210,3 +210,31 @@ def test_loaders_over_s3_match_local_and_shard_across_ranks(
     got = [b["label"] for b in dataset(remote.source, 16, seed=2).as_numpy_iterator()]
     expected = [b["label"] for b in dataset(local, 16, seed=2).as_numpy_iterator()]
     assert np.array_equal(np.concatenate(got), np.concatenate(expected))
+
+
+def test_the_scaling_doc_block_runs_against_the_server(
+    published: str, s3: LocalS3Server, tmp_path: Path
+) -> None:
+    """docs/scaling.md's object-store block, run as a script against this module's server."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    doc = Path(__file__).parents[2] / "docs" / "scaling.md"
+    (code,) = re.findall(
+        r"<!-- tested: scaling-s3 -->\s*```python\n(.*?)```", doc.read_text(), re.S
+    )
+    script = tmp_path / "scaling_s3.py"
+    script.write_text(code)
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["48", "48"]
+    assert "AuthCredentialsProvider" not in run.stderr
