@@ -25,6 +25,8 @@ class StoreDataset:
     name: str | None
     storage_options: dict[str, Any] | None = None
     """How a store at an ``s3://`` URL is reached (see :meth:`open`)."""
+    shard_cache: Any = None
+    """The local cache of a URL's shards (``open(url, cache="local")``), else ``None``."""
 
     def __init__(
         self,
@@ -62,6 +64,8 @@ class StoreDataset:
         *,
         storage_options: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
+        cache: str | None = None,
+        cache_size: int | None = None,
     ) -> Self:
         """Open a published store directly: a local path, or for ClickMe also a URL.
 
@@ -83,6 +87,15 @@ class StoreDataset:
         endpoint
             Shorthand for ``storage_options={"endpoint": endpoint}``, e.g. a
             MinIO server's ``http://host:9000``.
+        cache
+            ``"local"``: keep the shard files read from a URL on the local disk
+            (under the cache root, ``remote/``), each checked against the
+            manifest when fetched, so later epochs read from disk
+            (:mod:`~neural_datasets.storage.shard_cache`). ``None``: read every
+            epoch from the URL.
+        cache_size
+            The local cache's limit in bytes (least recently used shards are
+            dropped); default ``$NEURAL_DATASETS_REMOTE_CACHE_BYTES`` or 20 GiB.
 
         Examples
         --------
@@ -102,11 +115,20 @@ class StoreDataset:
         options = dict(storage_options or {})
         if endpoint is not None:
             options["endpoint"] = endpoint
+        if cache not in (None, "local"):
+            raise InvalidArgumentError(f"cache must be None or 'local', got {cache!r}")
         if is_url(text):
             RemoteStore(text, options).require_complete()
         self = cls.__new__(cls)
         self.name = None
         self.storage_options = options or None
+        if cache == "local" and is_url(text):
+            from ..fetching.cache import cache_root
+            from ..storage.shard_cache import ShardCache
+
+            self.shard_cache = ShardCache(
+                text, cache_root() / "remote", max_bytes=cache_size, storage_options=options
+            )
         self._open(location)
         return self
 

@@ -3,8 +3,10 @@
 The bundled ClickMe sample (48 records) is pushed with ``neural_datasets.push``
 to moto's S3 server started on 127.0.0.1 (``moto[server]``, a dev extra), then
 read by ``ClickMe.open("s3://...")`` in shuffled batches of 16, epoch after
-epoch, with checksum-on-read ``off``, ``once`` (the default) and ``always``;
-the local store is read the same way in the same run. Run by hand::
+epoch, with checksum-on-read ``off``, ``once`` (the default) and ``always``,
+and with the local chunk cache (``cache="local"``: epoch 1 fetches the
+shards, later epochs read them from disk); the local store is read the same
+way in the same run. Run by hand::
 
     python scripts/bench/bench_s3.py
 
@@ -15,6 +17,7 @@ the reader, so the S3 numbers are the server's limit, not tensorstore's.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -63,6 +66,10 @@ def main() -> None:
                 for check in ("off", "once", "always"):
                     rates = samples_per_s(nd.ClickMe.open(location), check)
                     results.setdefault(f"{name} {check}", []).append(rates)
+            cached = nd.ClickMe.open(url, cache="local")  # a fresh cache folder each round
+            rates = samples_per_s(cached, "once")
+            shutil.rmtree(cached.shard_cache.folder)
+            results.setdefault("s3 once, cache='local'", []).append(rates)
         print("| reader, check | epoch 1 samples/s | later epochs samples/s | ratio to local off |")
         print("|---|---:|---:|---:|")
         base = np.median([r[1:] for r in results["local off"]])

@@ -238,3 +238,35 @@ def test_the_scaling_doc_block_runs_against_the_server(
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["48", "48"]
     assert "AuthCredentialsProvider" not in run.stderr
+
+
+def test_a_local_chunk_cache_serves_later_epochs_from_disk(
+    s3: LocalS3Server, local: nd.ClickMe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEURAL_DATASETS_HOME", str(tmp_path / "home"))
+    url = _fresh_copy(local, "cached")
+    everything = np.arange(48)
+    remote = nd.ClickMe.open(url, cache="local")
+    first = remote.read_batch(everything)
+    assert all(np.array_equal(first[k], v) for k, v in local.read_batch(everything).items())
+    assert str(remote.shard_cache.folder).startswith(str(tmp_path / "home" / "remote"))
+    for key in ("image/c/0/0/0/0", "heatmap/c/0/0/0"):  # the object store loses the shards
+        s3.client().delete_object(Bucket=BUCKET, Key=f"cached/store.zarr/{key}")
+    again = remote.read_batch(everything[::-1])  # read from disk, still checked
+    assert np.array_equal(again["image"], first["image"][::-1])
+    shard = local.images.sample_nbytes * 48  # one image shard, roughly
+    small = nd.ClickMe.open(_fresh_copy(local, "small-cache"), cache="local", cache_size=shard)
+    small.read_batch(everything)
+    assert small.shard_cache.cached_bytes() <= shard + 16 * 48 + 4  # the size limit holds
+
+
+def test_the_local_cache_refuses_a_damaged_object(s3: LocalS3Server, local: nd.ClickMe) -> None:
+    url = _fresh_copy(local, "cache-damaged")
+    key = "cache-damaged/store.zarr/image/c/0/0/0/0"
+    client = s3.client()
+    data = bytearray(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    data[-100] ^= 0x01  # inside the shard index: the manifest's crc32c catches it
+    client.put_object(Bucket=BUCKET, Key=key, Body=bytes(data))
+    remote = nd.ClickMe.open(url, cache="local")
+    with pytest.raises(CorruptStoreError, match="does not match the store's manifest"):
+        remote.read_batch([0])

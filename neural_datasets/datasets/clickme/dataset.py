@@ -245,6 +245,9 @@ class ClickMe(StoreDataset):
 
             self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
             self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+        elif self.shard_cache is not None:  # open(url, cache="local")
+            self.images = self.shard_cache.sample_array("image")
+            self.heatmaps = self.shard_cache.sample_array("heatmap")
         else:
             self.images = open_sample_array(f"{self.location}/image", self.storage_options)
             self.heatmaps = open_sample_array(f"{self.location}/heatmap", self.storage_options)
