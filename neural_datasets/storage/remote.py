@@ -183,14 +183,13 @@ def s3_settings(storage_options: StorageOptions = None) -> dict[str, Any]:
 def _credentials(options: dict[str, Any]) -> dict[str, Any]:
     chosen = options.get("credentials")
     profile = options.get("profile") or os.environ.get("AWS_PROFILE", "").strip() or None
+    credentials_file = _aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
     if chosen is None:
-        home_file = Path(os.path.expanduser("~/.aws/credentials"))
-        shared = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "").strip()
         if profile:
             chosen = "profile"
         elif os.environ.get("AWS_ACCESS_KEY_ID", "").strip():
             chosen = "environment"
-        elif _has_profile(Path(shared) if shared else home_file, "default"):
+        elif _has_profile(credentials_file, "default"):
             chosen = "profile"
         elif any(
             os.environ.get(name)
@@ -210,7 +209,19 @@ def _credentials(options: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {"type": chosen}
     if chosen in ("profile", "default") and profile:
         spec["profile"] = profile
+    if chosen == "profile":
+        # tensorstore's provider fails without both files named, and logs a missing config
+        # file: an absent one is named as the empty /dev/null.
+        config_file = _aws_file("AWS_CONFIG_FILE", "config")
+        spec["credentials_file"] = str(credentials_file)
+        spec["config_file"] = str(config_file) if config_file.is_file() else os.devnull
     return spec
+
+
+def _aws_file(variable: str, name: str) -> Path:
+    """The AWS shared file ``$variable``, else ``~/.aws/<name>``."""
+    given = os.environ.get(variable, "").strip()
+    return Path(given).expanduser() if given else Path(os.path.expanduser(f"~/.aws/{name}"))
 
 
 def _has_profile(path: Path, profile: str) -> bool:

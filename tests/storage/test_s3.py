@@ -147,6 +147,27 @@ def test_an_explicit_endpoint_wins_over_the_environment(
     assert len(nd.ClickMe.open(published)) == 48
 
 
+def test_credentials_from_a_profile_quietly(
+    published: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """moto refuses anonymous requests, so a successful open proves the profile was used."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[lab]\naws_access_key_id = testing-key-id\naws_secret_access_key = testing-secret\n"
+    )
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "lab")
+    assert len(nd.ClickMe.open(published)) == 48
+    monkeypatch.delenv("AWS_PROFILE")
+    assert len(nd.ClickMe.open(published, storage_options={"profile": "lab"})) == 48
+    assert "AuthCredentialsProvider" not in capfd.readouterr().err
+
+
 def test_no_credentials_names_the_variables_to_set(
     published: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,9 +228,18 @@ def test_loaders_over_s3_match_local_and_shard_across_ranks(
     read = [loader(remote, 4, seed=2, num_replicas=2, rank=r).sampler for r in (0, 1)]
     both = [np.concatenate(list(s)) for s in read]
     assert not set(both[0]) & set(both[1]) and len(set(both[0]) | set(both[1])) == 48
-    got = [b["label"] for b in dataset(remote.source, 16, seed=2).as_numpy_iterator()]
-    expected = [b["label"] for b in dataset(local, 16, seed=2).as_numpy_iterator()]
-    assert np.array_equal(np.concatenate(got), np.concatenate(expected))
+    import tensorflow as tf
+
+    def pipelines(source: object) -> list[np.ndarray]:
+        contexts = [tf.distribute.InputContext(2, r, 2) for r in (0, 1)]
+        return [
+            np.concatenate([b["label"] for b in dataset(source, 8, seed=2, input_context=c)])
+            for c in contexts
+        ]
+
+    got, expected = pipelines(remote.source), pipelines(local)
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+    assert not set(got[0]) & set(got[1]) or len(np.concatenate(got)) == 48
 
 
 def test_the_scaling_doc_block_runs_against_the_server(
