@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.s3server import LocalS3Server, patched_environment, s3_environment
+from support.s3server import (
+    LocalS3Server,
+    authenticating_s3_server,
+    patched_environment,
+    s3_environment,
+)
 
 import neural_datasets as nd
 from neural_datasets.errors import CorruptStoreError, DownloadError
@@ -178,6 +183,20 @@ def test_no_credentials_names_the_variables_to_set(
     message = str(caught.value)
     assert published in message and "from AWS_ENDPOINT_URL" in message
     assert "access denied" in message and "AWS_ACCESS_KEY_ID" in message
+
+
+def test_wrong_credentials_are_named(s3: LocalS3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    with authenticating_s3_server("signed") as (endpoint, key_id, secret):
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-" + secret)
+        with pytest.raises(DownloadError) as caught:
+            nd.ClickMe.open("s3://signed/store.zarr", endpoint=endpoint)
+        message = str(caught.value)
+        assert "access denied" in message and "SignatureDoesNotMatch" in message
+        assert "environment credentials were refused" in message and endpoint in message
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)  # right key: gets as far as the store
+        with pytest.raises(DownloadError, match="there is no store at this URL"):
+            nd.ClickMe.open("s3://signed/store.zarr", endpoint=endpoint)
 
 
 def test_no_store_and_a_closed_port_are_one_clear_error(

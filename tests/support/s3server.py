@@ -78,3 +78,60 @@ def patched_environment(values: dict[str, str], remove: tuple[str, ...] = ()) ->
         for name, value in values.items():
             patch.setenv(name, value)
         yield
+
+
+@contextmanager
+def authenticating_s3_server(bucket: str) -> Iterator[tuple[str, str, str]]:
+    """A moto S3 server (its own process) that checks request signatures, with ``bucket``.
+
+    Yields ``(endpoint, access key id, secret)`` of an IAM user allowed everything. moto
+    checks credentials only after its first ``INITIAL_NO_AUTH_ACTION_COUNT`` requests, which
+    create that user, its key and the bucket.
+    """
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto's server did not start") from None
+                time.sleep(0.1)
+        anyone = dict(endpoint_url=endpoint, region_name="us-east-1")
+        iam = boto3.client("iam", aws_access_key_id="x", aws_secret_access_key="y", **anyone)
+        iam.create_user(UserName="lab")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="lab", PolicyName="all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="lab")["AccessKey"]
+        key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
+        boto3.client(
+            "s3", aws_access_key_id=key_id, aws_secret_access_key=secret, **anyone
+        ).create_bucket(Bucket=bucket)
+        yield endpoint, key_id, secret
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
