@@ -174,7 +174,7 @@ def test_credentials_from_a_profile_quietly(
 
 
 def test_no_credentials_names_the_variables_to_set(
-    published: str, monkeypatch: pytest.MonkeyPatch
+    published: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -183,6 +183,7 @@ def test_no_credentials_names_the_variables_to_set(
     message = str(caught.value)
     assert published in message and "from AWS_ENDPOINT_URL" in message
     assert "access denied" in message and "AWS_ACCESS_KEY_ID" in message
+    assert capfd.readouterr().err == ""  # one exception, no SDK lines
 
 
 def test_wrong_credentials_are_named(s3: LocalS3Server, monkeypatch: pytest.MonkeyPatch) -> None:
