@@ -9,6 +9,15 @@ pickled to spawned workers and inherited by forked ones alike.
 Every open and read of a remote store waits at most ``NEURAL_DATASETS_TIMEOUT``
 seconds (default 30) and then fails with a :class:`~neural_datasets.errors.DownloadError`
 that says so; with ``NEURAL_DATASETS_OFFLINE`` set, remote stores are refused at once.
+
+``s3://`` stores are reached at the endpoint, region and credentials of
+:func:`s3_settings` (the standard AWS variables, or ``storage_options``), so
+S3-compatible servers (MinIO, Ceph, R2) work as AWS does. Reads from a URL are
+checked like local ones: a store opens only when sealed and complete
+(:meth:`RemoteStore.require_complete`), a missing chunk raises instead of
+reading as the fill value, and samples are compared with their recorded
+crc32c (:class:`LazyArray`). Failures name the URL, the endpoint and what to
+set (:func:`remote_error`).
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..errors import CorruptStoreError, DownloadError, NeuralDatasetsError, OfflineError
+
+StorageOptions = Mapping[str, Any] | None
+"""How to reach an ``s3://`` store: ``endpoint``, ``region``, ``profile``, ``credentials``,
+``host_header`` (see :func:`s3_settings`); ``None``: the standard AWS variables alone."""
 
 ENV_TIMEOUT = "NEURAL_DATASETS_TIMEOUT"
 DEFAULT_TIMEOUT_S = 30.0
@@ -100,10 +113,6 @@ def wait_for(future: Any, location: str, what: str, storage_options: StorageOpti
     except (ValueError, RuntimeError, OSError) as exc:  # tensorstore's status errors
         raise remote_error(exc, location, what, storage_options) from None
 
-
-StorageOptions = Mapping[str, Any] | None
-"""How to reach an ``s3://`` store: ``endpoint``, ``region``, ``profile``, ``credentials``,
-``host_header`` (see :func:`s3_settings`); ``None``: the standard AWS variables alone."""
 
 ENV_ENDPOINTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 ENV_REGIONS = ("AWS_REGION", "AWS_DEFAULT_REGION")
