@@ -320,3 +320,51 @@ def test_the_local_cache_refuses_a_damaged_object(s3: LocalS3Server, local: nd.C
     remote = nd.ClickMe.open(url, cache="local")
     with pytest.raises(CorruptStoreError, match="does not match the store's manifest"):
         remote.read_batch([0])
+
+
+RANK_SCRIPT = """
+import hashlib, json, sys
+import numpy as np
+import torch.distributed as dist
+import neural_datasets as nd
+from neural_datasets.torch import loader
+
+dist.init_process_group("gloo")
+batches = loader(nd.ClickMe.open(sys.argv[1]), 4, seed=3)
+digests = [
+    hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
+    for batch in batches
+    for image in batch["image"].permute(0, 2, 3, 1).numpy()
+]
+open(f"{sys.argv[2]}/rank{dist.get_rank()}.json", "w").write(json.dumps(digests))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def test_two_ddp_ranks_read_disjoint_complete_parts_of_a_url(
+    published: str, local: nd.ClickMe, tmp_path: Path
+) -> None:
+    import hashlib
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ranks.py"
+    script.write_text(RANK_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # AWS_ENDPOINT_URL etc. reach the ranks
+    run = subprocess.run(
+        [*cmd, str(script), published, str(tmp_path)],
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    images = local.read_batch(np.arange(48))["image"]
+    every = {hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images}
+    assert [len(r) for r in ranks] == [24, 24]
+    assert not set(ranks[0]) & set(ranks[1]) and set(ranks[0]) | set(ranks[1]) == every
