@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InvalidArgumentError
 from .manifest import INTEGRITY_GROUP, MANIFEST_FILE, MARKER_FILE, read_manifest
 from .remote import RemoteStore, StorageOptions
 
@@ -47,7 +48,9 @@ def push_jobs(jobs: int | None = None) -> int:
     text = os.environ.get(ENV_PUSH_JOBS, "").strip()
     value = jobs if jobs is not None else (int(text) if text.isdigit() else DEFAULT_PUSH_JOBS)
     if value < 1:
-        raise ValueError(f"jobs must be a positive number of parallel uploads, got {value}")
+        raise InvalidArgumentError(
+            f"jobs must be a positive number of parallel uploads, got {value}"
+        )
     return value
 
 

@@ -90,7 +90,14 @@ def _require_online(location: str) -> None:
         )
 
 
-def wait_for(future: Any, location: str, what: str, storage_options: StorageOptions = None) -> Any:
+def wait_for(
+    future: Any,
+    location: str,
+    what: str,
+    storage_options: StorageOptions = None,
+    *,
+    store: str | None = None,
+) -> Any:
     """The result of a tensorstore ``future`` on ``location``; remote waits are bounded.
 
     A remote failure becomes one :class:`~neural_datasets.errors.NeuralDatasetsError`
@@ -111,7 +118,7 @@ def wait_for(future: Any, location: str, what: str, storage_options: StorageOpti
             f"in seconds."
         ) from None
     except (ValueError, RuntimeError, OSError) as exc:  # tensorstore's status errors
-        raise remote_error(exc, location, what, storage_options) from None
+        raise remote_error(exc, location, what, storage_options, store=store) from None
 
 
 ENV_ENDPOINTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -275,9 +282,18 @@ def _endpoint_note(location: str, storage_options: StorageOptions) -> str:
 
 
 def remote_error(
-    exc: BaseException, location: str, what: str, storage_options: StorageOptions = None
+    exc: BaseException,
+    location: str,
+    what: str,
+    storage_options: StorageOptions = None,
+    *,
+    store: str | None = None,
 ) -> NeuralDatasetsError:
-    """One clear error for a failed remote operation: what failed, where, and what to set."""
+    """One clear error for a failed remote operation: what failed, where, and what to set.
+
+    ``store`` is the URL of the store ``location`` belongs to (default: ``location``), which
+    the remedy of a missing object names.
+    """
     text = str(exc)
     where = f"{location}{_endpoint_note(location, storage_options)}"
     first = text.split("[", 1)[0].strip()
@@ -291,8 +307,8 @@ def remote_error(
     if status == "NOT_FOUND" and "NoSuchBucket" not in text:
         return CorruptStoreError(
             f"{where}: an object of the store is missing ({first}). The store is incomplete or "
-            f"damaged: run `neural-datasets verify {location}` to list what is wrong, then push "
-            f"it again (`neural-datasets push NAME {location}`)."
+            f"damaged: run `neural-datasets verify {store or location}` to list what is wrong, "
+            f"then push it again (`neural-datasets push NAME {store or location}`)."
         )
     credentials = s3_settings(storage_options)["credentials"]["type"] if "s3:" in location else ""
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
@@ -405,7 +421,10 @@ def read_whole_remote(location: str, storage_options: StorageOptions = None) -> 
 
     meta = read_metadata(location, storage_options=storage_options)
     handle = open_array(location, storage_options)
-    data = np.asarray(wait_for(handle[...].read(), location, "reading", storage_options))
+    store = location.rstrip("/").rsplit("/", 1)[0]
+    data = np.asarray(
+        wait_for(handle[...].read(), location, "reading", storage_options, store=store)
+    )
     expected = meta.get("attributes", {}).get("crc32c")
     if expected is not None:
         little = np.ascontiguousarray(data).astype(data.dtype.newbyteorder("<"), copy=False)
@@ -648,7 +667,13 @@ class LazyArray:
         unique, inverse = np.unique(
             sample_indices(indices, len(self), self.location), return_inverse=True
         )
-        data = wait_for(self.handle[unique].read(), self.location, "reading", self.storage_options)
+        data = wait_for(
+            self.handle[unique].read(),
+            self.location,
+            "reading",
+            self.storage_options,
+            store=self.location.rstrip("/").rsplit("/", 1)[0],
+        )
         self._check(unique, data)
         return data[inverse]
 

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptStoreError
+from ..errors import CorruptStoreError, InvalidArgumentError
 from .manifest import MANIFEST_FILE, MARKER_FILE
 from .reader import ShardedArray
 from .remote import RemoteStore, StorageOptions
@@ -44,7 +44,7 @@ def cache_limit(max_bytes: int | None = None) -> int:
     text = os.environ.get(ENV_CACHE_BYTES, "").strip()
     value = max_bytes if max_bytes is not None else (int(text) if text else DEFAULT_CACHE_BYTES)
     if value <= 0:
-        raise ValueError(f"the local chunk cache size must be positive, got {value} bytes")
+        raise InvalidArgumentError(f"cache_size must be a positive number of bytes, got {value}")
     return value
 
 

@@ -125,8 +125,9 @@ def test_a_deleted_object_is_refused_never_zeros(s3: LocalS3Server, local: nd.Cl
     with pytest.raises(CorruptStoreError, match="lacks 1 of the .* objects"):
         nd.ClickMe.open(url)
     remote.heatmaps.check = "off"  # even unchecked, a missing object is an error, not zeros
-    with pytest.raises(CorruptStoreError, match="object of the store is missing"):
+    with pytest.raises(CorruptStoreError, match="object of the store is missing") as caught:
         remote.read_batch([1])
+    assert f"`neural-datasets verify {url}`" in str(caught.value)
 
 
 def test_a_store_synced_without_push_is_refused(s3: LocalS3Server, local: nd.ClickMe) -> None:
