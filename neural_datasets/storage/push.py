@@ -46,7 +46,9 @@ def push_jobs(jobs: int | None = None) -> int:
     3
     """
     text = os.environ.get(ENV_PUSH_JOBS, "").strip()
-    value = jobs if jobs is not None else (int(text) if text.isdigit() else DEFAULT_PUSH_JOBS)
+    if jobs is None and text and not text.isdigit():
+        raise InvalidArgumentError(f"{ENV_PUSH_JOBS}={text!r} is not a number of parallel uploads")
+    value = jobs if jobs is not None else (int(text) if text else DEFAULT_PUSH_JOBS)
     if value < 1:
         raise InvalidArgumentError(
             f"jobs must be a positive number of parallel uploads, got {value}"

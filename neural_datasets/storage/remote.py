@@ -31,7 +31,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from ..errors import CorruptStoreError, DownloadError, NeuralDatasetsError, OfflineError
+from ..errors import (
+    CorruptStoreError,
+    DownloadError,
+    InvalidArgumentError,
+    NeuralDatasetsError,
+    OfflineError,
+)
 
 StorageOptions = Mapping[str, Any] | None
 """How to reach an ``s3://`` store: ``endpoint``, ``region``, ``profile``, ``credentials``,
@@ -157,8 +163,8 @@ def s3_settings(storage_options: StorageOptions = None) -> dict[str, Any]:
 
     Raises
     ------
-    ValueError
-        For an unknown option or credentials provider.
+    InvalidArgumentError
+        For an unknown option or credentials provider (a ``ValueError``).
 
     Examples
     --------
@@ -169,7 +175,7 @@ def s3_settings(storage_options: StorageOptions = None) -> dict[str, Any]:
     options = dict(storage_options or {})
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"storage_options has unknown key(s) {unknown}; use {', '.join(_OPTION_NAMES[:1])}"
             f"{''.join(', ' + n for n in _OPTION_NAMES[2:])}"
         )
@@ -178,7 +184,7 @@ def s3_settings(storage_options: StorageOptions = None) -> dict[str, Any]:
         source = next((name for name in ENV_ENDPOINTS if os.environ.get(name, "").strip()), "")
         endpoint = os.environ[source].strip() if source else None
     if endpoint and urlparse(str(endpoint)).scheme not in ("http", "https"):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"the S3 endpoint {endpoint!r} (from {source}) is not an http:// or https:// URL"
         )
     region = options.get("region") or next(
@@ -218,7 +224,7 @@ def _credentials(options: dict[str, Any]) -> dict[str, Any]:
         else:
             chosen = "anonymous"
     if chosen not in CREDENTIAL_TYPES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"storage_options['credentials'] is {chosen!r}; use one of "
             f"{', '.join(CREDENTIAL_TYPES)}"
         )
@@ -364,7 +370,7 @@ def kvstore_spec(
             spec["host_header"] = settings["host_header"]
         return spec
     if storage_options:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"storage_options apply to s3:// stores only, and {text} is not one; "
             f"pass storage_options=None"
         )

@@ -42,6 +42,8 @@ def cache_limit(max_bytes: int | None = None) -> int:
     1048576
     """
     text = os.environ.get(ENV_CACHE_BYTES, "").strip()
+    if max_bytes is None and text and not text.isdigit():
+        raise InvalidArgumentError(f"{ENV_CACHE_BYTES}={text!r} is not a number of bytes")
     value = max_bytes if max_bytes is not None else (int(text) if text else DEFAULT_CACHE_BYTES)
     if value <= 0:
         raise InvalidArgumentError(f"cache_size must be a positive number of bytes, got {value}")

@@ -369,3 +369,24 @@ def test_two_ddp_ranks_read_disjoint_complete_parts_of_a_url(
     every = {hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest() for image in images}
     assert [len(r) for r in ranks] == [24, 24]
     assert not set(ranks[0]) & set(ranks[1]) and set(ranks[0]) | set(ranks[1]) == every
+
+
+def test_bad_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_datasets.errors import InvalidArgumentError
+    from neural_datasets.storage.push import push_jobs
+    from neural_datasets.storage.remote import s3_settings
+    from neural_datasets.storage.shard_cache import cache_limit
+
+    monkeypatch.setenv("NEURAL_DATASETS_PUSH_JOBS", "many")
+    with pytest.raises(InvalidArgumentError, match="NEURAL_DATASETS_PUSH_JOBS='many'"):
+        push_jobs()
+    with pytest.raises(InvalidArgumentError, match="jobs must be a positive"):
+        push_jobs(0)
+    with pytest.raises(InvalidArgumentError, match="cache_size must be a positive"):
+        cache_limit(0)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['endpoint_uri'\]"):
+        s3_settings({"endpoint_uri": "http://x"})
+    with pytest.raises(ValueError, match="not an http:// or https:// URL"):
+        s3_settings({"endpoint": "minio.lab:9000"})
+    with pytest.raises(ValueError, match="credentials.*'iam'"):
+        s3_settings({"credentials": "iam"})
