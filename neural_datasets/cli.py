@@ -386,6 +386,12 @@ def _push(args: argparse.Namespace) -> int:
         f"{args.url}: published ({report.uploaded} objects uploaded, {report.skipped} already "
         f"in place, {report.bytes_sent} bytes sent); open it with ClickMe.open({args.url!r})"
     )
+    if report.strays:
+        print(
+            f"neural-datasets: warning: {report.strays} object(s) under {args.url} are not part "
+            f"of the store (left in place; `neural-datasets verify {args.url}` lists them)",
+            file=sys.stderr,
+        )
     return 0
 
 

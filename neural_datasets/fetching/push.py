@@ -52,13 +52,14 @@ def push(
     Returns
     -------
     PushReport
-        Objects uploaded and skipped, bytes sent, stale objects deleted.
+        Objects uploaded and skipped, bytes sent, and objects under ``url`` that are not
+        part of the store (left in place; ``verify`` lists them).
 
     Examples
     --------
     >>> import neural_datasets as nd
     >>> nd.push("clickme-sample", "s3://lab-data/clickme-sample")  # doctest: +SKIP
-    PushReport(uploaded=16, skipped=0, bytes_sent=12591647, deleted=0)
+    PushReport(uploaded=16, skipped=0, bytes_sent=12591647, strays=0)
     """
     from tqdm.auto import tqdm
 

@@ -4,8 +4,11 @@
 manifest, then the completion marker, so the URL becomes a store that
 :meth:`ClickMe.open <neural_datasets.ClickMe.open>` accepts only once every
 object is in place; until then readers refuse it. It first removes the marker
-of an earlier push (so a store being replaced is never read half-replaced) and
-objects the manifest does not list. It is resumable: an object already there
+of an earlier push, so a store being replaced is never read half-replaced. It
+deletes nothing else: objects under the URL that the manifest does not list
+(another store below that prefix, leftovers of an older store) are left in
+place, counted in :attr:`PushReport.strays`, and listed by ``verify``; readers
+never use them. It is resumable: an object already there
 whose bytes match (its ETag is the local file's MD5, or else its crc32c
 matches the manifest) is not uploaded again.
 
@@ -58,12 +61,13 @@ def push_jobs(jobs: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class PushReport:
-    """What :func:`push_store` did: objects uploaded, objects already in place, bytes sent."""
+    """What :func:`push_store` did: objects uploaded, objects already in place, bytes sent,
+    and objects under the URL that are not part of the store (left in place)."""
 
     uploaded: int
     skipped: int
     bytes_sent: int
-    deleted: int
+    strays: int
 
 
 def push_store(
@@ -106,9 +110,8 @@ def push_store(
         (f for f in files if not f.startswith(f"{INTEGRITY_GROUP}/")),
         key=lambda f: (f != "zarr.json", f),
     )
-    stale = sorted(remote.keys() - set(data_files) - {MANIFEST_FILE, MARKER_FILE})
-    for key in stale:  # left by an earlier store at this URL
-        remote.write_bytes(key, None)
+    # Never deleted: below a prefix they may be another store (s3://bucket/a and .../a/b).
+    strays = remote.keys() - set(data_files) - {MANIFEST_FILE, MARKER_FILE}
 
     def send(relative: str) -> tuple[bool, int]:
         path = store / relative
@@ -134,7 +137,7 @@ def push_store(
         uploaded=uploaded,
         skipped=len(results) - uploaded,
         bytes_sent=sum(n for _, n in results),
-        deleted=len(stale),
+        strays=len(strays),
     )
 
 

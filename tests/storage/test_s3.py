@@ -47,7 +47,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> nd.ClickMe:
 
 @pytest.fixture(scope="module")
 def published(s3: LocalS3Server, local: nd.ClickMe) -> str:
-    url = f"s3://{BUCKET}/clickme-sample/store.zarr"
+    url = f"s3://{BUCKET}/published/store.zarr"
     nd.push(local.location, url, progress=False)
     return url
 
@@ -95,9 +95,20 @@ def test_push_writes_the_marker_last_and_resumes(
         nd.ClickMe.open(url)
     report = push_store(local.location, url, jobs=2)
     files = read_manifest(Path(local.location))
-    assert report.skipped == 5 and report.uploaded == len(files) - 5
+    assert report.skipped == 5 and report.uploaded == len(files) - 5 and report.strays == 0
     assert nd.verify(url, progress=False) == []
     assert len(nd.ClickMe.open(url)) == 48
+
+
+def test_push_deletes_nothing_outside_the_store(s3: LocalS3Server, local: nd.ClickMe) -> None:
+    inner = _fresh_copy(local, "nest")  # s3://lab-data/nest/store.zarr
+    report = push_store(local.location, f"s3://{BUCKET}/nest")  # a store one level up
+    assert report.strays == len(read_manifest(Path(local.location))) + 2  # inner, with seal
+    assert len(nd.ClickMe.open(inner)) == len(nd.ClickMe.open(f"s3://{BUCKET}/nest")) == 48
+    assert (
+        "not covered by the checksum manifest"
+        in nd.verify(f"s3://{BUCKET}/nest", progress=False)[0]
+    )
 
 
 def test_a_flipped_byte_is_found_by_verify_and_on_read(
