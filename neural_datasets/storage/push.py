@@ -102,6 +102,7 @@ def push_store(
         the URL, the endpoint and what to set).
     """
     store = Path(store)
+    workers = push_jobs(jobs)  # bad arguments are refused before the remote store is touched
     files = read_manifest(store)  # refuses an unsealed store before anything is sent
     remote = RemoteStore(url, storage_options)
     remote.write_bytes(MARKER_FILE, None)  # unsealed from here until the end
@@ -128,7 +129,7 @@ def push_store(
             progress(len(data))
         return sent, len(data) if sent else 0
 
-    with ThreadPoolExecutor(push_jobs(jobs), thread_name_prefix="neural-datasets-push") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix="neural-datasets-push") as pool:
         results = list(pool.map(send, data_files))
     for relative in (MANIFEST_FILE, MARKER_FILE):  # the manifest, then the seal: last
         remote.write_bytes(relative, (store / relative).read_bytes())

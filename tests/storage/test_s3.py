@@ -227,13 +227,21 @@ def test_no_store_and_a_closed_port_are_one_clear_error(
 
 
 def test_cli_push_and_verify(
-    s3: LocalS3Server, local: nd.ClickMe, capsys: pytest.CaptureFixture[str]
+    s3: LocalS3Server,
+    local: nd.ClickMe,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from neural_datasets.cli import main
 
     url = f"s3://{BUCKET}/cli/store.zarr"
-    assert main(["push", local.location, url, "--no-progress", "--jobs", "2"]) == 0
+    with monkeypatch.context() as without_variable:
+        without_variable.delenv("AWS_ENDPOINT_URL")
+        push = ["push", local.location, url, "--no-progress", "--jobs", "2"]
+        assert main([*push, "--endpoint", s3.endpoint]) == 0
     assert "16 objects uploaded" in capsys.readouterr().out
+    assert main(["push", local.location, url, "--no-progress", "--jobs", "0"]) == 1
+    assert "jobs must be a positive" in capsys.readouterr().err
     assert main(["verify", url, "--no-progress"]) == 0
     s3.client().delete_object(Bucket=BUCKET, Key="cli/store.zarr/label/c/0")
     assert main(["verify", url, "--no-progress"]) == 1
