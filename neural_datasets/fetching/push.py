@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..storage.manifest import read_manifest
 from ..storage.push import PushReport, push_store
 from ..storage.remote import is_url
 
@@ -79,7 +80,7 @@ def push(
     options = dict(storage_options or {})
     if endpoint is not None:
         options["endpoint"] = endpoint
-    total = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
+    total = sum(size for size, _ in read_manifest(store).values())  # what the bar counts
     with tqdm(
         total=total, desc=f"pushing to {url}", unit="B", unit_scale=True, disable=not progress
     ) as bar:
