@@ -38,6 +38,7 @@ _LAZY = {
     "ITRecordings": "neural_datasets.datasets.arcaro2020.dataset",
     "Neural_dataset": "neural_datasets.compat.neural_harmonizer",
     "verify": "neural_datasets.fetching.verify",
+    "push": "neural_datasets.fetching.push",
 }
 
 __all__ = [

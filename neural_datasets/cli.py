@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     score_help = "score a model against humans (ClickMe) or IT sites; prints a table or JSON"
     score_command.add_arguments(sub.add_parser("score", help=score_help, description=score_help))
+    _add_push_command(command)
     return parser
 
 
@@ -287,7 +288,12 @@ def _verify(args: argparse.Namespace) -> int:
             print(f"{name}: {len(problems)} problem(s) found:", file=sys.stderr)
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
-            print(f"Run `neural-datasets rm {name}` and fetch it again.", file=sys.stderr)
+            remedy = (
+                f"Push it again: `neural-datasets push DATASET {name}` repairs it."
+                if "://" in name
+                else f"Run `neural-datasets rm {name}` and fetch it again."
+            )
+            print(remedy, file=sys.stderr)
             status = 1
         else:
             print(f"{name}: ok (complete; every file, chunk and raw file matches its checksum)")
@@ -361,6 +367,45 @@ def _score(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_push_command(command: Any) -> None:
+    push = command("push", "publish a dataset's store to an S3-compatible object store", "1")
+    push.add_argument("url", metavar="URL", help="where to publish: s3://bucket/prefix")
+    push.add_argument("--layout", choices=LAYOUTS, default="raw", help="default: raw")
+    push.add_argument(
+        "--endpoint",
+        help="S3 endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
+    )
+    push.add_argument(
+        "--jobs", type=int, help="parallel uploads (default $NEURAL_DATASETS_PUSH_JOBS or 8)"
+    )
+    push.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .fetching.push import push
+
+    report = push(
+        args.name,
+        args.url,
+        layout=args.layout,
+        cache_dir=args.cache_dir,
+        endpoint=args.endpoint,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{args.url}: published ({report.uploaded} objects uploaded, {report.skipped} already "
+        f"in place, {report.bytes_sent} bytes sent); open it with ClickMe.open({args.url!r})"
+    )
+    if report.strays:
+        print(
+            f"neural-datasets: warning: {report.strays} object(s) under {args.url} are not part "
+            f"of the store (left in place; `neural-datasets verify {args.url}` lists them)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 _COMMANDS = {
     "list": _list,
     "info": _info,
@@ -371,6 +416,7 @@ _COMMANDS = {
     "pin": _pin,
     "preview": _preview,
     "score": _score,
+    "push": _push,
 }
 
 if __name__ == "__main__":

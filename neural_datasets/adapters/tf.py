@@ -91,6 +91,7 @@ def dataset(
     drop_remainder: bool = True,
     epochs: int | None = 1,
     start_epoch: int = 0,
+    start_batch: int = 0,
     input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of whole batches read in parallel, shuffled per epoch.
@@ -116,6 +117,12 @@ def dataset(
         over from ``start_epoch``: deterministic, hence the same order.
     start_epoch
         The first epoch's number, to resume a run where it stopped.
+    start_batch
+        Batches of the first epoch to leave out, to resume mid-epoch: with
+        ``start_epoch=e, start_batch=k`` the dataset gives exactly the batches
+        a run that had consumed ``k`` batches of epoch ``e`` would read next
+        (the indices are skipped before any read). Save ``e`` and ``k`` with
+        the checkpoint (docs/scaling.md).
     input_context
         From ``strategy.distribute_datasets_from_function``: each input
         pipeline reads a disjoint part of every epoch and the same number of
@@ -165,7 +172,14 @@ def dataset(
         indices.set_shape([plan.samples_per_rank])
         return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size, drop_remainder)
 
-    batches = passes.flat_map(epoch_batches)
+    if not 0 <= start_batch <= len(plan):
+        raise ValueError(
+            f"start_batch must be between 0 and the {len(plan)} batches of an epoch, "
+            f"got {start_batch}"
+        )
+    batches = passes.flat_map(epoch_batches).skip(start_batch)
+    if count != tf.data.INFINITE_CARDINALITY:
+        count -= start_batch
     batches = batches.apply(tf.data.experimental.assert_cardinality(count))
     read = _batch_reader(source, batch_size if drop_remainder else None)
     return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -119,6 +119,10 @@ class ClickMeDataset(BatchDataset):
         A :class:`~neural_datasets.ClickMe`, or the path or URL of a published
         store (``http(s)://``, ``gs://``, ``s3://``) to open with
         :meth:`ClickMe.open <neural_datasets.ClickMe.open>`.
+    storage_options
+        For an ``s3://`` URL: endpoint, region, credentials, as
+        :meth:`ClickMe.open <neural_datasets.ClickMe.open>` (default: the
+        standard AWS variables).
 
     Examples
     --------
@@ -128,11 +132,11 @@ class ClickMeDataset(BatchDataset):
     (48, (2, 1, 256, 256))
     """
 
-    def __init__(self, clickme: Any) -> None:
+    def __init__(self, clickme: Any, storage_options: dict[str, Any] | None = None) -> None:
         if isinstance(clickme, (str, os.PathLike)):
             from neural_datasets.datasets.clickme.dataset import ClickMe
 
-            clickme = ClickMe.open(clickme)
+            clickme = ClickMe.open(clickme, storage_options=storage_options)
         super().__init__(clickme)
 
 
@@ -200,16 +204,21 @@ class EpochBatchSampler(Sampler[np.ndarray]):
             rank=me if rank is None else rank,
         )
         self.epoch = 0
+        self.skip = 0
+        """Batches of :attr:`epoch` that iterations leave out (read before a resume, see
+        :meth:`Loader.load_state_dict`, which clears it once the resumed pass starts)."""
 
     def set_epoch(self, epoch: int) -> None:
         """Read epoch ``epoch``'s permutation from the next iteration on."""
+        if int(epoch) != self.epoch:
+            self.skip = 0  # a resumed epoch's skip applies to that epoch only
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.plan)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return iter(self.plan.batches(self.epoch))
+        return iter(self.plan.batches(self.epoch)[self.skip :])
 
 
 def _distributed_world() -> tuple[int, int]:
@@ -237,11 +246,80 @@ class Loader(DataLoader):
     decode_jpeg: Callable[[list[bytes]], torch.Tensor] | None = None
     """Decodes a list of RGB JPEGs on :attr:`device`."""
 
+    delivered = 0
+    """Batches of the current epoch handed out so far (what :meth:`state_dict` records)."""
+
     def set_epoch(self, epoch: int) -> None:
         """Shuffle the next pass as epoch ``epoch`` (call it before each epoch)."""
         cast(EpochBatchSampler, self.sampler).set_epoch(epoch)  # loader() always builds one
 
+    def state_dict(self) -> dict[str, Any]:
+        """Where this loader is: its epoch and the batches of it already handed out.
+
+        Save it with the model's checkpoint; :meth:`load_state_dict` on a new
+        loader built with the same arguments (dataset, batch size, seed,
+        shuffle, ranks) then gives exactly the batches this one would have
+        given next, whatever ``num_workers`` either uses (torchdata's
+        ``StatefulDataLoader`` convention). Batches read ahead by workers but
+        not yet handed out are not counted, so none is skipped.
+
+        Examples
+        --------
+        >>> import neural_datasets as nd
+        >>> batches = loader(nd.ClickMe("sample", progress=False), 8, seed=1)
+        >>> it = iter(batches); _ = next(it); _ = next(it)
+        >>> state = batches.state_dict()
+        >>> state["epoch"], state["batches_delivered"]
+        (0, 2)
+        >>> resumed = loader(nd.ClickMe("sample", progress=False), 8, seed=1)
+        >>> resumed.load_state_dict(state)
+        >>> bool((next(iter(resumed))["label"] == next(it)["label"]).all())
+        True
+        """
+        sampler = cast(EpochBatchSampler, self.sampler)
+        return {
+            "epoch": sampler.epoch,
+            "batches_delivered": self.delivered,
+            "num_batches": len(sampler),
+            "plan": _plan_facts(sampler.plan),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (:meth:`state_dict`): the next iteration resumes its epoch.
+
+        Raises
+        ------
+        ValueError
+            When ``state`` was saved by a loader over other samples, batch
+            size, seed, shuffling or ranks: resuming it would not give the
+            batches the interrupted loader would have given.
+        """
+        sampler = cast(EpochBatchSampler, self.sampler)
+        facts = _plan_facts(sampler.plan)
+        if state.get("plan") != facts:
+            raise ValueError(
+                f"state was saved by a loader with {state.get('plan')}, this loader has {facts}; "
+                f"build the loader with the same dataset, batch_size, shuffle, seed, drop_last "
+                f"and ranks to resume it."
+            )
+        sampler.set_epoch(int(state["epoch"]))
+        sampler.skip = self.delivered = int(state["batches_delivered"])
+
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a plain iterator in thread mode
+        sampler = cast(EpochBatchSampler, self.sampler)
+        self.delivered = sampler.skip
+        # DataLoader's iterators take the sampler's order when built (some twice): the
+        # resume point holds for this pass only, so it is cleared once the pass is built.
+        batches = self._batches()
+        sampler.skip = 0
+        return self._counted(batches)
+
+    def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
+            self.delivered += 1
+            yield batch
+
+    def _batches(self) -> Iterator[Any]:
         if not self.reader_threads:
             batches: Iterator[Any] = super().__iter__()
         else:
@@ -267,6 +345,19 @@ class Loader(DataLoader):
             else:
                 out[key] = value.to(self.device, non_blocking=True)
         return out
+
+
+def _plan_facts(plan: EpochPlan) -> dict[str, Any]:
+    """What must match for a saved loader state to resume on another loader."""
+    return {
+        "num_samples": plan.num_samples,
+        "batch_size": plan.batch_size,
+        "shuffle": plan.shuffle,
+        "seed": plan.seed,
+        "drop_last": plan.drop_last,
+        "num_replicas": plan.num_replicas,
+        "rank": plan.rank,
+    }
 
 
 def _read_ahead(

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from ..datasets.spec import DatasetSpec
 from ..errors import CorruptStoreError, OfflineError
 from ..registry import get_spec
 from ..storage.layout import read_attributes, sample_arrays
+from ..storage.remote import is_url
 from ..storage.verify import sample_count, verify_store
 from .cache import DatasetCache, dataset_cache
 from .hashes import HashRecords, expected_checksum, file_sha256
 
 
 def verify(
-    name: str, *, cache_dir: str | os.PathLike[str] | None = None, progress: bool = True
+    name: str,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Check dataset ``name`` in the cache; return the problems found (empty when sound).
+
+    ``name`` may also be the URL of a published store (``s3://...``, as
+    ``push`` writes one): then every object is read and compared with the
+    manifest (sizes and crc32c), objects the manifest does not list are
+    flagged, and a store without its completion marker is reported incomplete.
+    ``storage_options`` reach an ``s3://`` URL as in
+    :meth:`ClickMe.open <neural_datasets.ClickMe.open>`.
 
     Proves the store complete (its completion marker seals its checksum
     manifest, every array has every chunk file and the expected sample
@@ -43,6 +57,11 @@ def verify(
     """
     from tqdm.auto import tqdm
 
+    if is_url(name):
+        from ..storage.push import verify_remote_store
+
+        with tqdm(desc=f"{name}: verifying", unit="object", disable=not progress) as bar:
+            return verify_remote_store(name, storage_options=storage_options, progress=bar.update)
     spec = get_spec(name)
     stores = dataset_cache(spec.name, cache_dir).every_layout()
     stores += [prefix for store in stores for prefix in store.prefixes()]

@@ -22,7 +22,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ CHUNK_BYTES = 8 * 2**20
 KIND = "ragged_bytes"
 
 
-def is_bytes_array(path: str | os.PathLike[str]) -> bool:
+def is_bytes_array(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> bool:
     """Whether ``path`` (local, or a URL) is a bytes array written by :class:`BytesArrayWriter`.
 
     A URL is asked within the network timeout, and not at all offline
@@ -45,7 +47,7 @@ def is_bytes_array(path: str | os.PathLike[str]) -> bool:
     from .remote import is_url, read_metadata
 
     if is_url(path):
-        meta = read_metadata(os.fspath(path))
+        meta = read_metadata(os.fspath(path), storage_options=storage_options)
     else:
         try:
             meta = json.loads((Path(path) / "zarr.json").read_bytes())

@@ -23,6 +23,7 @@ import io
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -414,12 +415,15 @@ def _read_chunk(
     return np.frombuffer(data, dtype).reshape(chunk)
 
 
-def open_sample_array(location: str | os.PathLike[str]) -> Any:
+def open_sample_array(
+    location: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> Any:
     """A fork-safe reader of one sample array with ``take(indices)``, ``read()`` and ``len()``.
 
     Local stores get the thread-free :class:`ShardedArray`; URLs (and layouts
     it does not handle) a :class:`~neural_datasets.storage.remote.LazyArray`
-    over tensorstore.
+    over tensorstore, reaching ``s3://`` with ``storage_options``
+    (:func:`~neural_datasets.storage.remote.s3_settings`).
     """
     from .remote import LazyArray, is_url
 
@@ -429,4 +433,4 @@ def open_sample_array(location: str | os.PathLike[str]) -> Any:
             return ShardedArray(text.removeprefix("file://"))
         except UnsupportedLayout:
             pass
-    return LazyArray(text)
+    return LazyArray(text, storage_options)

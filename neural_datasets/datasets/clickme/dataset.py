@@ -23,13 +23,12 @@ from ..indexing import coerce_index, parse_split, records_needed, split_position
 SPLITS = ("train", "val", "sample")
 
 
-def _read_column(location: str, name: str) -> np.ndarray:
+def _read_column(location: str, name: str, storage_options: Any = None) -> np.ndarray:
     if not is_url(location):
         return read_whole(Path(location.removeprefix("file://")) / name)
-    from ...storage.remote import open_array, wait_for
+    from ...storage.remote import read_whole_remote
 
-    url = f"{location}/{name}"
-    return wait_for(open_array(url)[...].read(), url, "reading")
+    return read_whole_remote(f"{location}/{name}", storage_options)
 
 
 def _tfrecords_spec(paths: list[Path]) -> tuple[Any, dict[str, Path]]:
@@ -235,7 +234,7 @@ class ClickMe(StoreDataset):
 
     def _open(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location).rstrip("/")
-        if is_bytes_array(f"{self.location}/image"):
+        if is_bytes_array(f"{self.location}/image", self.storage_options):
             if is_url(self.location):
                 raise InvalidArgumentError(
                     f"{self.location} is a store in the compact layout, which is read from a "
@@ -246,10 +245,15 @@ class ClickMe(StoreDataset):
 
             self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
             self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+        elif self.shard_cache is not None:  # open(url, cache="local")
+            self.images = self.shard_cache.sample_array("image")
+            self.heatmaps = self.shard_cache.sample_array("heatmap")
         else:
-            self.images = open_sample_array(f"{self.location}/image")
-            self.heatmaps = open_sample_array(f"{self.location}/heatmap")
-        self.labels = self._store_labels = _read_column(self.location, "label")
+            self.images = open_sample_array(f"{self.location}/image", self.storage_options)
+            self.heatmaps = open_sample_array(f"{self.location}/heatmap", self.storage_options)
+        self.labels = self._store_labels = _read_column(
+            self.location, "label", self.storage_options
+        )
         self.store_indices = None
 
     def subset(self, indices: Any = None, *, classes: Iterable[int | str] | None = None) -> ClickMe:
@@ -417,7 +421,8 @@ class ClickMe(StoreDataset):
         if is_url(self.location):
             from ...storage.remote import read_metadata
 
-            return dict(read_metadata(self.location).get("attributes", {}))
+            meta = read_metadata(self.location, storage_options=self.storage_options)
+            return dict(meta.get("attributes", {}))
         from ...storage.layout import read_attributes
 
         return read_attributes(Path(self.location))
@@ -426,8 +431,8 @@ class ClickMe(StoreDataset):
         """``(TFRecord file, record number)`` the sample ``index`` was converted from."""
         files = self.attrs["clickme"]["source_files"]
         position = self._in_store(coerce_index(index, len(self))[0])[0]
-        shard = _read_column(self.location, "source_shard")[position]
-        record = _read_column(self.location, "source_record")[position]
+        shard = _read_column(self.location, "source_shard", self.storage_options)[position]
+        record = _read_column(self.location, "source_record", self.storage_options)[position]
         return files[int(shard)], int(record)
 
     def __repr__(self) -> str:
