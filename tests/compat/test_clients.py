@@ -162,3 +162,26 @@ def test_paths_set_after_import_are_honoured_and_the_keras_cache_reused(
     for folder in after:  # Keras itself writes its config when TensorFlow is imported
         folder.pop("keras.json", None)
     assert after == before
+
+
+def test_the_originals_arithmetic_warns_once_naming_the_fix(tmp_path: Path) -> None:
+    out = run_script(
+        tmp_path,
+        """
+        from neural_datasets.compat.neural_harmonizer import Neural_dataset
+
+        dataset = Neural_dataset("arcaro2020-sample")
+        for stimuli in ("george_central_it", "red_central_it"):
+            dataset.load_data(stimuli)
+        dataset.preprocess()
+        quiet = Neural_dataset("arcaro2020-sample", legacy_preprocessing=True)
+        quiet.load_data()
+        print("done")
+        """,
+        NEURAL_DATASETS_HOME=str(tmp_path / "cache"),
+    )
+    assert out.stdout.strip() == "done"
+    assert out.stderr.count("UserWarning: Neural_dataset preprocesses stimuli as") == 1
+    assert "Neural_dataset(legacy_preprocessing=False)" in out.stderr
+    assert "neural_datasets.ITRecordings(...).load_data()" in out.stderr
+    assert "client.py:6: UserWarning" in out.stderr  # points at the client's line
