@@ -408,8 +408,11 @@ def _path_batches(
     cache_dir: str | os.PathLike[str] | None,
     progress: bool,
     cycle_length: int | None,
-) -> HarmonizationBatches:
+) -> HarmonizationBatches | None:
+    """The shards in the given order; ``None`` for no shards (the original reads no record)."""
     paths = _shard_path_list(shards_paths)
+    if not paths:
+        return None
     unique = list(dict.fromkeys(paths))
     missing = [str(path) for path in unique if not path.is_file()]
     if missing:  # as the original's TFRecordDataset, before anything is read
@@ -430,28 +433,29 @@ def _batch_size(batch_size: Any) -> int:
     return int(batch_size)
 
 
-def _has_a_full_batch(source: HarmonizationBatches, batch_size: int) -> bool:
+def _has_a_full_batch(source: HarmonizationBatches | None, batch_size: int) -> bool:
     """Whether ``source`` fills one batch; if not, warn: the original yields zero batches."""
-    if len(source) >= batch_size:
+    if source is None:
+        why = "no shard paths were given (the original's TFRecordDataset([]) reads no record)"
+    elif len(source) < batch_size:
+        why = (
+            f"batch_size={batch_size} is larger than the {len(source)} samples: the original "
+            f"drops incomplete batches (drop_remainder=True); use batch_size <= {len(source)}"
+        )
+    else:
         return True
-    warnings.warn(
-        f"batch_size={batch_size} is larger than the {len(source)} samples, so there are no "
-        f"batches: the original drops incomplete batches (drop_remainder=True) and yields "
-        f"none; use batch_size <= {len(source)} to get data.",
-        RuntimeWarning,
-        stacklevel=3,
-    )
+    warnings.warn(f"No batches: {why}.", RuntimeWarning, stacklevel=3)
     return False
 
 
-def _tf_pipeline(source: HarmonizationBatches, batch_size: Any) -> tf.data.Dataset:
+def _tf_pipeline(source: HarmonizationBatches | None, batch_size: Any) -> tf.data.Dataset:
     import tensorflow as tf
 
     from ..adapters.tf import dataset
     from ..augment.tf import harmonization_preprocess
 
     batch_size = _batch_size(batch_size)
-    if not _has_a_full_batch(source, batch_size):
+    if not _has_a_full_batch(source, batch_size) or source is None:
         side, classes = recipe.IMAGE_SIZE, NB_CLASSES
         empty = (tf.zeros([0, side, side, 3]), tf.zeros([0, side, side, 1]), tf.zeros([0, classes]))
         return tf.data.Dataset.from_tensor_slices(empty).batch(batch_size, drop_remainder=True)
@@ -659,6 +663,7 @@ def torch_loader(
 
     if layout not in ("NHWC", "NCHW"):
         raise InvalidArgumentError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
+    source: HarmonizationBatches | None
     if isinstance(split, str):
         source = _split_batches(
             split,
@@ -672,7 +677,7 @@ def torch_loader(
             split, cache_dir=cache_dir, progress=progress, cycle_length=cycle_length
         )
     batch_size = _batch_size(batch_size)
-    if not _has_a_full_batch(source, batch_size):
+    if not _has_a_full_batch(source, batch_size) or source is None:
         return TorchBatches([], channels_last=layout == "NHWC", device=device)
     batches = loader(source, batch_size, shuffle=False, drop_last=True, num_workers=num_workers)
     return TorchBatches(batches, channels_last=layout == "NHWC", device=device)

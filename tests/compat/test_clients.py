@@ -109,7 +109,7 @@ def test_a_batch_larger_than_the_data_is_an_empty_loop_with_a_warning(tmp_path: 
         NEURAL_DATASETS_HOME=str(tmp_path / "cache"),
     )
     assert out.stdout.strip() == "batches 0"
-    assert "RuntimeWarning: batch_size=64 is larger than the 48 samples" in out.stderr
+    assert "RuntimeWarning: No batches: batch_size=64 is larger than the 48" in out.stderr
 
 
 @pytest.mark.parametrize("layout", KERAS_LAYOUTS)

@@ -350,14 +350,25 @@ def test_clear_errors(tmp_path: Path, cache_dir: Path) -> None:
 
 
 def test_a_batch_larger_than_the_data_gives_zero_batches_as_the_original(cache_dir) -> None:
-    with pytest.warns(RuntimeWarning, match="batch_size=64 is larger than the 48 samples"):
+    with pytest.warns(RuntimeWarning, match="No batches: batch_size=64 is larger than the 48"):
         ours = hz.load_clickme(hz.sample_shards(), 64, cache_dir=cache_dir, progress=False)
     reference = upstream_load_clickme(hz.sample_shards(), 64)
     assert batches(ours) == batches(reference) == []
     assert ours.element_spec == reference.element_spec
-    with pytest.warns(RuntimeWarning, match="no batches"):
+    with pytest.warns(RuntimeWarning, match="No batches: batch_size=49"):
         torch_batches = hz.torch_loader("sample", 49, cache_dir=cache_dir, progress=False)
     assert len(torch_batches) == 0 and list(torch_batches) == []
+
+
+def test_no_shards_give_zero_batches_as_the_original(cache_dir: Path) -> None:
+    reference = upstream_load_clickme([], 4)
+    for no_paths in ([], (), np.array([], dtype=str)):
+        with pytest.warns(RuntimeWarning, match="No batches: no shard paths were given"):
+            ours = hz.load_clickme(no_paths, 4, cache_dir=cache_dir, progress=False)
+        assert batches(ours) == batches(reference) == []
+        assert ours.element_spec == reference.element_spec
+    with pytest.warns(RuntimeWarning, match="no shard paths"):
+        assert list(hz.torch_loader([], 4, cache_dir=cache_dir)) == []
 
 
 def test_shard_paths_and_batch_size_of_every_type_the_original_takes(
