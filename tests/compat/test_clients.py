@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.keras_cache import KERAS_LAYOUTS, put_arcaro, tree_fingerprint
+from support.keras_cache import put_arcaro, tree_fingerprint
 
 pytest.importorskip("tensorflow")
 
@@ -112,20 +112,18 @@ def test_a_batch_larger_than_the_data_is_an_empty_loop_with_a_warning(tmp_path: 
     assert "RuntimeWarning: No batches: batch_size=64 is larger than the 48" in out.stderr
 
 
-@pytest.mark.parametrize("layout", KERAS_LAYOUTS)
-def test_paths_set_after_import_are_honoured_and_the_keras_cache_reused(
-    tmp_path: Path, layout: str
-) -> None:
+def test_paths_set_after_import_are_honoured_and_the_keras_cache_reused(tmp_path: Path) -> None:
     """HOME, then KERAS_HOME and NEURAL_DATASETS_HOME, set by the script after its imports.
 
     The recordings the original downloaded sit in the Keras cache (as the bundled
-    sample archive, registered as the real one); offline, ``Neural_dataset()`` can
+    sample archive, registered as the real one): in Keras 3's layout under the new
+    HOME, in Keras 2's under the new KERAS_HOME. Offline, ``Neural_dataset()`` can
     only work by finding them there, under the paths decided at call time.
     """
     home = tmp_path / "later-home"
-    put_arcaro(home / ".keras", layout)
+    put_arcaro(home / ".keras", "keras3")
     keras_dir = tmp_path / "later-keras"
-    put_arcaro(keras_dir, layout)
+    put_arcaro(keras_dir, "keras2")
     before = (tree_fingerprint(home / ".keras"), tree_fingerprint(keras_dir))
     out = run_script(
         tmp_path,
