@@ -1,8 +1,11 @@
-"""Drop-in replacements for the lab's published data loaders.
+"""Drop-in replacements for the lab's published data loaders and their modules' names.
 
 :mod:`neural_datasets.compat.neural_harmonizer` serves neural_harmonizer's
-``Neural_dataset``; :mod:`neural_datasets.compat.harmonization` serves
-Harmonization's ``load_clickme``, ``load_clickme_train`` and
-``load_clickme_val`` (and a PyTorch twin). Each keeps the upstream names and
-behaviour so that switching is a one-line import change (``docs/migrating.md``).
+``neural_harmonizer.data.dataset`` (``Neural_dataset``, ``BUCKET_URL``);
+:mod:`neural_datasets.compat.harmonization` serves Harmonization's
+``harmonization.common.clickme_dataset`` and ``blur`` (``load_clickme``,
+``load_clickme_train``, ``load_clickme_val``, the kernel, blur and constants;
+and a PyTorch twin). Each keeps the upstream names, signatures, results and
+edges so that switching is a one-line import change (``docs/migrating.md``);
+:mod:`.samples` holds the ``NEURAL_DATASETS_SAMPLES`` switch for offline runs.
 """

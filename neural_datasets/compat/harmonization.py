@@ -25,38 +25,63 @@ for an autotuned cycle length), so its order depends on the machine. The
 loaders here follow the same rule on the machine they run on (``cycle_length=None``);
 pass ``cycle_length=1`` for shard after shard, the same on every machine.
 
-This module imports TensorFlow only in the ``load_clickme*`` functions and
-PyTorch only in :func:`torch_loader`.
+Every public name of the original's ``clickme_dataset.py`` and ``blur.py``
+is here with its signature, defaults and results: ``CLICKME_BASE_URL``,
+``NB_TRAIN_SHARDS``, ``NB_VAL_SHARDS``, ``AUTO``, ``GAUSSIAN_KERNEL``,
+``FEATURE_DESCRIPTION``, ``BLUR_KERNEL_SIZE``, ``BLUR_SIGMA``,
+:func:`gaussian_kernel`, :func:`gaussian_blur`, :func:`parse_clickme_prototype`
+and the three loaders (``docs/migrating.md`` lists what differs). Where the
+original's edges differ from the native API's they follow the original: a
+``batch_size`` larger than the data gives zero batches (with a warning), not
+an error. ``NEURAL_DATASETS_SAMPLES=1`` points ``load_clickme_train()`` and
+``load_clickme_val()`` at the bundled sample (:mod:`.samples`).
+
+This module imports TensorFlow only when a TensorFlow value is asked for
+(the loaders, ``GAUSSIAN_KERNEL``, ``FEATURE_DESCRIPTION``, the functions of
+``blur.py``) and PyTorch only in :func:`torch_loader`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import os
-from collections.abc import Iterator, Sequence
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..augment import harmonization as recipe
 from ..datasets.clickme.dataset import ClickMe
 from ..datasets.clickme.spec import BASE_URL, SAMPLE_FOLDER
 from ..errors import CorruptStoreError, InvalidArgumentError
 from ..registry import get_spec
 from ..storage.reader import read_whole
+from .samples import ENV_SAMPLES, samples_requested
 
 if TYPE_CHECKING:
     import tensorflow as tf
     import torch
 
 __all__ = [
+    "AUTO",
+    "BLUR_KERNEL_SIZE",
+    "BLUR_SIGMA",
     "CLICKME_BASE_URL",
+    "FEATURE_DESCRIPTION",
+    "GAUSSIAN_KERNEL",
     "NB_TRAIN_SHARDS",
     "NB_VAL_SHARDS",
     "HarmonizationBatches",
+    "gaussian_blur",
+    "gaussian_kernel",
     "load_clickme",
     "load_clickme_train",
     "load_clickme_val",
+    "parse_clickme_prototype",
     "sample_shards",
     "torch_loader",
 ]
@@ -73,8 +98,129 @@ NB_VAL_SHARDS = 17
 NB_CLASSES = 1000
 """Length of the one-hot labels."""
 
+AUTO = -1
+"""``tf.data.AUTOTUNE`` (the same int, -1), without importing TensorFlow."""
+
+BLUR_KERNEL_SIZE = recipe.BLUR_KERNEL_SIZE
+"""Side of the original's Gaussian kernel: 10."""
+
+BLUR_SIGMA = int(recipe.BLUR_SIGMA)
+"""Sigma of the original's Gaussian kernel: 10, an int as in the original."""
+
+# Built with TensorFlow on first access (module __getattr__ below), as the original's
+# module-level tensors are, so that importing this module stays free of TensorFlow.
+_LAZY_TF_CONSTANTS = ("FEATURE_DESCRIPTION", "GAUSSIAN_KERNEL")
+FEATURE_DESCRIPTION: dict[str, Any]  # declared only: no value until first read
+GAUSSIAN_KERNEL: tf.Tensor
+
 _UPSTREAM_SHARDS = {"train": NB_TRAIN_SHARDS, "val": NB_VAL_SHARDS}
 _CYCLE_PREFETCH_THREADS = 3  # TensorFlow runs 1 + 2 prefetching threads per cycle element
+
+
+def __getattr__(name: str) -> Any:
+    """``GAUSSIAN_KERNEL`` and ``FEATURE_DESCRIPTION``, built (once) when first read.
+
+    ``GAUSSIAN_KERNEL`` is :func:`gaussian_kernel` ``()``, a float32
+    ``tf.Tensor`` ``(10, 10, 1, 1)``; ``FEATURE_DESCRIPTION`` the
+    ``tf.io.FixedLenFeature`` dict of the shards' three features (``image`` and
+    ``heatmap`` JPEG strings, ``label`` int64), as in the original.
+    """
+    if name not in _LAZY_TF_CONSTANTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import tensorflow as tf
+
+    if name == "GAUSSIAN_KERNEL":
+        value: Any = gaussian_kernel()
+    else:
+        value = {
+            "image": tf.io.FixedLenFeature([], tf.string, default_value=""),
+            "heatmap": tf.io.FixedLenFeature([], tf.string, default_value=""),
+            "label": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+        }
+    globals()[name] = value
+    return value
+
+
+def gaussian_kernel(size: int = BLUR_KERNEL_SIZE, sigma: float = BLUR_SIGMA) -> tf.Tensor:
+    """The original's ``gaussian_kernel``: a normalised Gaussian as a ``conv2d`` filter.
+
+    The same numbers as :func:`neural_datasets.augment.harmonization.gaussian_kernel`
+    (off-centre peak for even sizes, as the original's), shaped for
+    ``tf.nn.conv2d``.
+
+    Returns
+    -------
+    tf.Tensor
+        float32 ``(size, size, 1, 1)``, summing to 1.
+
+    Examples
+    --------
+    >>> kernel = gaussian_kernel()
+    >>> kernel.shape.as_list(), kernel.dtype.name, round(float(np.sum(kernel)), 5)
+    ([10, 10, 1, 1], 'float32', 1.0)
+    """
+    import tensorflow as tf
+
+    return tf.constant(recipe.gaussian_kernel(int(size), float(sigma))[:, :, None, None])
+
+
+def gaussian_blur(heatmap: Any, kernel: Any) -> tf.Tensor:
+    """The original's ``gaussian_blur``: one ``(H, W, 1)`` heatmap through a ``'SAME'`` conv.
+
+    Parameters
+    ----------
+    heatmap
+        float32 ``(H, W, 1)`` (a tensor or array).
+    kernel
+        A ``conv2d`` filter such as :data:`GAUSSIAN_KERNEL`.
+
+    Returns
+    -------
+    tf.Tensor
+        float32 ``(H, W, 1)``.
+
+    Examples
+    --------
+    >>> blurred = gaussian_blur(np.ones((64, 64, 1), np.float32), gaussian_kernel())
+    >>> blurred.shape.as_list(), round(float(blurred[32, 32, 0]), 4)
+    ([64, 64, 1], 1.0)
+    """
+    import tensorflow as tf
+
+    batch = tf.convert_to_tensor(heatmap)[None]
+    return tf.nn.conv2d(batch, kernel, strides=[1, 1, 1, 1], padding="SAME")[0]
+
+
+def parse_clickme_prototype(prototype: Any) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The original's ``parse_clickme_prototype``: one serialized record to model inputs.
+
+    The record's JPEGs are decoded and put through the original's
+    preprocessing (:func:`neural_datasets.augment.tf.harmonization_preprocess`):
+    usable in ``tf.data`` maps over ``TFRecordDataset``, as in the original.
+
+    Returns
+    -------
+    image, heatmap, label : tf.Tensor
+        float32 ``(224, 224, 3)`` in 0..255, ``(224, 224, 1)`` and one-hot ``(1000,)``.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> record = next(iter(tf.data.TFRecordDataset(sample_shards()[0])))
+    >>> [t.shape.as_list() for t in parse_clickme_prototype(record)]
+    [[224, 224, 3], [224, 224, 1], [1000]]
+    """
+    import tensorflow as tf
+
+    from ..augment.tf import harmonization_preprocess
+    from ..datasets.clickme.convert import HEATMAP_SHAPE, IMAGE_SHAPE
+
+    data = tf.io.parse_single_example(prototype, __getattr__("FEATURE_DESCRIPTION"))
+    image = tf.reshape(tf.io.decode_jpeg(data["image"]), IMAGE_SHAPE)
+    heatmap = tf.reshape(tf.io.decode_jpeg(data["heatmap"]), (*HEATMAP_SHAPE, 1))
+    images, heatmaps = harmonization_preprocess(image[None], heatmap[None])
+    label = tf.one_hot(tf.cast(data["label"], tf.int32), NB_CLASSES)
+    return images[0], heatmaps[0], label
 
 
 class HarmonizationBatches:
@@ -205,50 +351,114 @@ def _split_batches(
     progress: bool,
     cycle_length: int | None,
 ) -> HarmonizationBatches:
-    """The original's shards of ``split`` (all shards for ``"sample"``), in its order."""
+    """The original's shards of ``split`` (all shards for ``"sample"``), in its order.
+
+    With ``NEURAL_DATASETS_SAMPLES=1`` the sample's shards stand in for the
+    split's, in turn (17 for val, 318 for train), so the original's default
+    ``batch_size`` still gives batches.
+    """
     if split not in (*_UPSTREAM_SHARDS, "sample"):
         raise InvalidArgumentError(
             f"Unknown split {split!r}; choose 'train', 'val' or 'sample', or give shard paths."
         )
+    if split != "sample" and samples_requested():
+        print(
+            f"neural-datasets: {ENV_SAMPLES} is set: the {split} split reads the bundled "
+            f"ClickMe sample (48 records, its 2 shards standing in for the split's "
+            f"{_UPSTREAM_SHARDS[split]}), not the real data.",
+            file=sys.stderr,
+        )
+        clickme = ClickMe("sample", cache_dir=cache_dir, progress=progress)
+        n_sample = len(clickme.attrs["clickme"]["source_files"])
+        shards = [i % n_sample for i in range(_UPSTREAM_SHARDS[split])]
+        return HarmonizationBatches(clickme, shards, cycle_length=cycle_length)
     clickme = ClickMe(split, cache_dir=cache_dir, base_url=base_url, progress=progress)
-    shards = range(_UPSTREAM_SHARDS.get(split, len(clickme.attrs["clickme"]["source_files"])))
-    return HarmonizationBatches(clickme, list(shards), cycle_length=cycle_length)
+    count = _UPSTREAM_SHARDS.get(split, len(clickme.attrs["clickme"]["source_files"]))
+    return HarmonizationBatches(clickme, list(range(count)), cycle_length=cycle_length)
+
+
+def _shard_path_list(shards_paths: Any) -> list[Path]:
+    """What the original's ``TFRecordDataset`` accepts, as paths: one name or an iterable of
+    names (str, bytes, ``os.PathLike``, NumPy strings, a string tensor), read once."""
+    if hasattr(shards_paths, "numpy"):  # a tf.Tensor of file names
+        shards_paths = shards_paths.numpy()
+    if isinstance(shards_paths, np.ndarray):
+        shards_paths = shards_paths.tolist()
+    if isinstance(shards_paths, (str, bytes, os.PathLike)):
+        shards_paths = [shards_paths]  # TFRecordDataset accepts one file name too
+    if not isinstance(shards_paths, Iterable):
+        raise InvalidArgumentError(
+            f"shards_paths must be a file name or a sequence of them, got "
+            f"{type(shards_paths).__name__}"
+        )
+    paths = []
+    for name in shards_paths:
+        if not isinstance(name, (str, bytes, os.PathLike)):
+            raise InvalidArgumentError(
+                f"shards_paths must hold file names (str or pathlib.Path), got "
+                f"{type(name).__name__}: {name!r}"
+            )
+        paths.append(Path(os.fsdecode(name)).expanduser().resolve())
+    return paths
 
 
 def _path_batches(
-    shards_paths: Sequence[str | os.PathLike[str]],
+    shards_paths: Any,
     *,
     cache_dir: str | os.PathLike[str] | None,
     progress: bool,
     cycle_length: int | None,
-) -> HarmonizationBatches:
-    if isinstance(shards_paths, (str, os.PathLike)):
-        shards_paths = [shards_paths]  # TFRecordDataset accepts one file name too
-    unique = list(dict.fromkeys(Path(p).expanduser().resolve() for p in shards_paths))
+) -> HarmonizationBatches | None:
+    """The shards in the given order; ``None`` for no shards (the original reads no record)."""
+    paths = _shard_path_list(shards_paths)
+    if not paths:
+        return None
+    unique = list(dict.fromkeys(paths))
     missing = [str(path) for path in unique if not path.is_file()]
     if missing:  # as the original's TFRecordDataset, before anything is read
         raise FileNotFoundError(f"No such TFRecord shard: {', '.join(missing[:3])}")
     clickme = ClickMe.from_tfrecords(unique, cache_dir=cache_dir, progress=progress)
     position = {path: i for i, path in enumerate(unique)}
-    shards = [position[Path(p).expanduser().resolve()] for p in shards_paths]
-    return HarmonizationBatches(clickme, shards, cycle_length=cycle_length)
+    return HarmonizationBatches(clickme, [position[p] for p in paths], cycle_length=cycle_length)
 
 
-def _require_a_batch(source: HarmonizationBatches, batch_size: int) -> None:
-    if batch_size < 1 or len(source) < batch_size:
+def _batch_size(batch_size: Any) -> int:
+    """``batch_size`` as an int: Python and NumPy integers >= 1, as ``Dataset.batch`` takes."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
         raise InvalidArgumentError(
-            f"batch_size={batch_size} with {len(source)} samples gives no full batch, and the "
-            f"original drops incomplete batches; use 1 <= batch_size <= {len(source)}."
+            f"batch_size must be an integer, got {type(batch_size).__name__}: {batch_size!r}"
         )
+    if batch_size < 1:
+        raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
+    return int(batch_size)
 
 
-def _tf_pipeline(source: HarmonizationBatches, batch_size: int) -> tf.data.Dataset:
+def _has_a_full_batch(source: HarmonizationBatches | None, batch_size: int) -> bool:
+    """Whether ``source`` fills one batch; if not, warn: the original yields zero batches."""
+    if source is None:
+        why = "no shard paths were given (the original's TFRecordDataset([]) reads no record)"
+    elif len(source) < batch_size:
+        why = (
+            f"batch_size={batch_size} is larger than the {len(source)} samples: the original "
+            f"drops incomplete batches (drop_remainder=True); use batch_size <= {len(source)}"
+        )
+    else:
+        return True
+    warnings.warn(f"No batches: {why}.", RuntimeWarning, stacklevel=3)
+    return False
+
+
+def _tf_pipeline(source: HarmonizationBatches | None, batch_size: Any) -> tf.data.Dataset:
     import tensorflow as tf
 
     from ..adapters.tf import dataset
     from ..augment.tf import harmonization_preprocess
 
-    _require_a_batch(source, batch_size)
+    batch_size = _batch_size(batch_size)
+    if not _has_a_full_batch(source, batch_size) or source is None:
+        side, classes = recipe.IMAGE_SIZE, NB_CLASSES
+        empty = (tf.zeros([0, side, side, 3]), tf.zeros([0, side, side, 1]), tf.zeros([0, classes]))
+        return tf.data.Dataset.from_tensor_slices(empty).batch(batch_size, drop_remainder=True)
     batches = dataset(source, batch_size, shuffle=False, drop_remainder=True)
 
     def to_elements(batch: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -259,7 +469,7 @@ def _tf_pipeline(source: HarmonizationBatches, batch_size: int) -> tf.data.Datas
 
 
 def load_clickme(
-    shards_paths: Sequence[str | os.PathLike[str]],
+    shards_paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     batch_size: int = 64,
     *,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -276,9 +486,13 @@ def load_clickme(
     ----------
     shards_paths
         Local ClickMe TFRecord files, e.g. those the original downloaded to
-        ``~/.keras/datasets/click-me/clickme_val_{i}``.
+        ``~/.keras/datasets/click-me/clickme_val_{i}``: one name or any iterable
+        of names (str, bytes, ``pathlib.Path``, a NumPy or TensorFlow string
+        array), as ``TFRecordDataset`` takes.
     batch_size
-        Samples per batch; incomplete batches are dropped, as the original does.
+        Samples per batch (a Python or NumPy integer); incomplete batches are
+        dropped, as the original does: larger than the data, zero batches
+        (and a ``RuntimeWarning``).
     cache_dir, progress
         As for :func:`neural_datasets.fetch`.
     cycle_length
@@ -295,7 +509,7 @@ def load_clickme(
     FileNotFoundError
         A path is not a file.
     InvalidArgumentError
-        No full batch (``batch_size`` larger than the shards' records).
+        ``batch_size`` is not an integer >= 1, or a path is not a file name.
 
     Examples
     --------
@@ -320,8 +534,9 @@ def load_clickme_train(
     """The original's ``load_clickme_train``: shards ``train-0`` .. ``train-317``.
 
     Fetches and converts ``clickme-train`` on first use (see
-    :func:`neural_datasets.fetch`; ``base_url`` may be a mirror). Elements as
-    :func:`load_clickme`.
+    :func:`neural_datasets.fetch`; ``base_url`` may be a mirror; shards
+    already in the Keras cache are reused). Elements as :func:`load_clickme`.
+    With ``NEURAL_DATASETS_SAMPLES=1``, reads the bundled sample instead.
 
     Examples
     --------
@@ -348,9 +563,12 @@ def load_clickme_val(
     """The original's ``load_clickme_val``: shards ``val-0`` .. ``val-16``.
 
     Fetches and converts ``clickme-val`` on first use (see
-    :func:`neural_datasets.fetch`; ``base_url`` may be a mirror). Elements as
-    :func:`load_clickme`; this is what the original's ``evaluate_clickme``
-    reads by default.
+    :func:`neural_datasets.fetch`; ``base_url`` may be a mirror; shards
+    already in the Keras cache are reused). Elements as :func:`load_clickme`;
+    this is what the original's ``evaluate_clickme`` reads by default (the
+    original's own ``load_clickme_val`` fails with ``UnboundLocalError``; this
+    one runs). With ``NEURAL_DATASETS_SAMPLES=1``, reads the bundled sample
+    instead.
 
     Examples
     --------
@@ -394,7 +612,7 @@ class TorchBatches:
 
 
 def torch_loader(
-    split: str | Sequence[str | os.PathLike[str]],
+    split: str | Iterable[str | os.PathLike[str]],
     batch_size: int = 64,
     *,
     layout: str = "NHWC",
@@ -414,7 +632,8 @@ def torch_loader(
         / ``load_clickme_val``; ``"sample"`` for the bundled sample; or a
         sequence of local shard paths, as :func:`load_clickme`.
     batch_size
-        Samples per batch; incomplete batches are dropped.
+        Samples per batch; incomplete batches are dropped (zero batches, with
+        a ``RuntimeWarning``, when it exceeds the data).
     layout
         ``"NHWC"`` (the original's: images ``(B, 224, 224, 3)``, heatmaps
         ``(B, 224, 224, 1)``) or ``"NCHW"`` (``(B, 3, 224, 224)``, ``(B, 1, 224, 224)``).
@@ -444,6 +663,7 @@ def torch_loader(
 
     if layout not in ("NHWC", "NCHW"):
         raise InvalidArgumentError(f"layout must be 'NHWC' or 'NCHW', got {layout!r}")
+    source: HarmonizationBatches | None
     if isinstance(split, str):
         source = _split_batches(
             split,
@@ -456,7 +676,9 @@ def torch_loader(
         source = _path_batches(
             split, cache_dir=cache_dir, progress=progress, cycle_length=cycle_length
         )
-    _require_a_batch(source, batch_size)
+    batch_size = _batch_size(batch_size)
+    if not _has_a_full_batch(source, batch_size) or source is None:
+        return TorchBatches([], channels_last=layout == "NHWC", device=device)
     batches = loader(source, batch_size, shuffle=False, drop_last=True, num_workers=num_workers)
     return TorchBatches(batches, channels_last=layout == "NHWC", device=device)
 

@@ -7,33 +7,62 @@ dtypes and axis orders, so that switching is a one-line import change
 (``docs/migrating.md``). It is an :class:`~neural_datasets.ITRecordings`, read
 from the converted, checksummed store; the modern API works on the same object.
 
-Differences, all deliberate:
+The module's public names are the original's (``BUCKET_URL``,
+``Neural_dataset``), and its numbers are the original's by default:
 
-* ``X_preprocessed`` is ``(X / 255 - mean) / std``; the original divides by
-  the ImageNet mean instead of the std. ``legacy_preprocessing=True``
-  reproduces the original's values exactly.
-* Time windows are checked (``0 <= a < b <=`` the recorded length); the original
-  returns NaN or a shorter window without a word.
-* The data lives in this package's cache (``cache_dir=``), not ``~/.keras``.
+* ``X_preprocessed`` (and ``preprocessed_stimuli``) are ``(X / 255 - mean) /
+  mean``, the original's arithmetic (it divides by the ImageNet mean where the
+  std was meant), as TensorFlow ``EagerTensor`` objects like the original's; a
+  one-time warning names the corrected API (``legacy_preprocessing=False``
+  here, or :meth:`ITRecordings.load_data <neural_datasets.ITRecordings.load_data>`).
+* A time window is a slice of the recorded bins, as in the original: one that
+  runs past the end is shortened and one that selects no bin gives NaN
+  arrays, each with a ``RuntimeWarning`` saying why (the native
+  :meth:`~neural_datasets.ITRecordings.responses` refuses such windows).
+* The data lives in this package's cache (``cache_dir=``), checksummed; an
+  archive the original already downloaded into the Keras cache (Keras 2 or 3
+  layout) is reused without a byte downloaded.
+* ``NEURAL_DATASETS_SAMPLES=1`` makes ``Neural_dataset()`` the bundled sample.
+
+TensorFlow is imported when a ``Neural_dataset`` preprocesses stimuli
+(``load_data``, ``preprocess``), not when this module is imported.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..datasets.arcaro2020.dataset import PAPER_SIZE, PAPER_WINDOW, ITRecordings, preprocess
+from ..datasets.arcaro2020.dataset import (
+    PAPER_SIZE,
+    PAPER_WINDOW,
+    ITRecordings,
+    Population,
+    preprocess,
+)
+from ..datasets.arcaro2020.spec import ARCHIVE, BASE_URL, SAMPLE_NAME
 from ..errors import ChecksumMismatchError, InvalidArgumentError
 from ..fetching.archives import ZipArchive
 from ..fetching.cache import dataset_cache
 from ..fetching.hashes import HashRecords, expected_checksum, file_sha256
 from ..registry import get_spec
 from ..storage.reader import open_sample_array
+from .samples import ENV_SAMPLES, samples_requested
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+__all__ = ["BUCKET_URL", "TOP_FOLDER", "Neural_dataset"]
+
+BUCKET_URL = f"{BASE_URL}/{ARCHIVE}"
+"""Where the original downloads the recordings from (``Arcaro2020.zip``)."""
 
 TOP_FOLDER = "Arcaro2020"
 """The archive's top folder: ``download_to_local()`` returns a path ending with it."""
@@ -55,15 +84,15 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
     ==============================  ==========================================================
     attribute                       value
     ==============================  ==========================================================
-    ``X``, ``X_preprocessed``       the chosen monkey's stimuli, uint8 / float32
-                                    ``(image, 224, 224, 3)``
+    ``X``, ``X_preprocessed``       the chosen monkey's stimuli, uint8 NumPy / float32
+                                    ``EagerTensor`` ``(image, 224, 224, 3)``
     ``y``                           the chosen population's responses, ``(image, x, y,
                                     channel)``, both grid axes reversed, time-averaged
     ``original_stimuli``            uint8 ``(george + red images, 224, 224, 3)``, RGB
     ``original_stimuli_george``,    views of ``original_stimuli``: the first George images,
     ``original_stimuli_red``        the last Red images
-    ``preprocessed_stimuli`` (and   float32, the same images through :meth:`preprocess`
-    ``_george``, ``_red`` views)
+    ``preprocessed_stimuli`` (and   float32 ``EagerTensor``, the same images through
+    ``_george``, ``_red`` slices)   :meth:`preprocess`
     ``george_posterior_it``,        raw responses ``(image, x, y, time, channel)`` in the
     ``george_central_it``,          archive's orientation and dtype (George channels 0-32
     ``red_central_it``              posterior, 33-62 central; all of Red's)
@@ -75,37 +104,49 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
     ----------
     name
         Registry name: ``"arcaro2020"`` (the published archive, the original's
-        data) or ``"arcaro2020-sample"`` (bundled, synthetic responses, offline).
+        data) or ``"arcaro2020-sample"`` (bundled, synthetic responses,
+        offline). ``None`` (what the original's ``Neural_dataset()`` reads):
+        ``"arcaro2020"``, or the sample when ``NEURAL_DATASETS_SAMPLES=1``.
     cache_dir, base_url, progress
         As for :func:`neural_datasets.fetch`.
     legacy_preprocessing
-        False (default): :meth:`preprocess` divides by the ImageNet std. True:
-        by the mean, as the original does, to reproduce its numbers.
+        ``None`` (default) or True: :meth:`preprocess` divides by the ImageNet
+        mean, as the original does, to give its numbers (``None`` warns once,
+        naming the corrected API). False: by the std, the corrected values.
 
     Examples
     --------
     >>> import neural_datasets as nd
     >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
     >>> X, X_preprocessed, y = dataset.load_data("george_central_it", time_a=50, time_b=90)
-    >>> X.shape, X_preprocessed.dtype, y.shape
-    ((4, 224, 224, 3), dtype('float32'), (4, 17, 17, 30))
+    >>> X.shape, X_preprocessed.dtype.name, tuple(X_preprocessed.shape), y.shape
+    ((4, 224, 224, 3), 'float32', (4, 224, 224, 3), (4, 17, 17, 30))
     >>> dataset.george_posterior_it.shape, dataset.red_central_it.dtype
     ((4, 17, 17, 120, 33), dtype('float64'))
     >>> dataset.george_files[0].endswith("Arcaro2020/George/natural_test/astronaut.jpg")
     True
     """
 
-    legacy_preprocessing: bool = False
+    legacy_preprocessing: bool | None = None
 
     def __init__(
         self,
-        name: str = "arcaro2020",
+        name: str | None = None,
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
-        legacy_preprocessing: bool = False,
+        legacy_preprocessing: bool | None = None,
     ) -> None:
+        if name is None:
+            name = "arcaro2020"
+            if samples_requested():
+                name = SAMPLE_NAME
+                print(
+                    f"neural-datasets: {ENV_SAMPLES} is set: Neural_dataset() reads the bundled "
+                    f"{SAMPLE_NAME} (synthetic responses), not the recordings.",
+                    file=sys.stderr,
+                )
         super().__init__(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
         self.legacy_preprocessing = legacy_preprocessing
         self._cache_dir = cache_dir
@@ -156,13 +197,14 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         self.path_to_downloaded_file = str(archive)
         return str(target / TOP_FOLDER)
 
-    def preprocess(self) -> np.ndarray:
-        """:attr:`original_stimuli` scaled for an ImageNet model, float32.
+    def preprocess(self) -> tf.Tensor:
+        """:attr:`original_stimuli` scaled for an ImageNet model: a float32 ``EagerTensor``.
 
-        ``(X / 255 - mean) / std`` per channel, with ImageNet's
-        ``mean = (0.485, 0.456, 0.406)`` and ``std = (0.229, 0.224, 0.225)``;
-        ``(X / 255 - mean) / mean``, the original's formula, with
-        ``legacy_preprocessing=True``. Sets no attribute, like the original.
+        ``(X / 255 - mean) / mean`` per channel, the original's formula, with
+        ImageNet's ``mean = (0.485, 0.456, 0.406)`` (by default, or
+        ``legacy_preprocessing=True``); ``(X / 255 - mean) / std``, with
+        ``std = (0.229, 0.224, 0.225)``, for ``legacy_preprocessing=False``.
+        Sets no attribute, like the original.
 
         Raises
         ------
@@ -172,19 +214,32 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         Examples
         --------
         >>> import neural_datasets as nd
-        >>> dataset = nd.Neural_dataset("arcaro2020-sample", progress=False)
+        >>> dataset = nd.Neural_dataset(
+        ...     "arcaro2020-sample", progress=False, legacy_preprocessing=False
+        ... )
         >>> dataset.original_stimuli = np.full((1, 1, 1, 3), 255, np.uint8)
-        >>> dataset.preprocess().round(3)
+        >>> dataset.preprocess().numpy().round(3)
         array([[[[2.249, 2.429, 2.64 ]]]], dtype=float32)
         """
         if not hasattr(self, "original_stimuli"):
             raise AttributeError("preprocess() needs the stimuli: call load_data() first.")
-        return preprocess(self.original_stimuli, legacy=self.legacy_preprocessing)
+        return self._preprocessed(self.original_stimuli, self.legacy_preprocessing)
+
+    def _preprocessed(self, stimuli: np.ndarray, legacy: bool | None) -> tf.Tensor:
+        """``stimuli`` through :func:`preprocess` as the original returns it, an ``EagerTensor``."""
+        tf = _import_tensorflow()
+        if legacy is None:
+            _warn_legacy_once()
+        return tf.constant(preprocess(stimuli, legacy=legacy is not False))
 
     def get_george_posterior_it_temp(
         self, a: int = PAPER_WINDOW[0], b: int = PAPER_WINDOW[1]
     ) -> np.ndarray:
-        """George's posterior IT responses averaged over ms ``a <= t < b``, grid axes reversed.
+        """George's posterior IT responses averaged over bins ``a:b``, grid axes reversed.
+
+        ``a:b`` slices the time axis (one bin per ms) as the original does: a
+        window past the end is shortened, and one that selects no bin gives
+        NaN, each with a ``RuntimeWarning``.
 
         Returns
         -------
@@ -219,7 +274,7 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         time_b: int = PAPER_WINDOW[1],
         *,
         legacy_preprocessing: bool | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, tf.Tensor, np.ndarray]:
         """Load everything, set the original's attributes, return ``(X, X_preprocessed, y)``.
 
         Parameters
@@ -227,7 +282,8 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         stimuli
             ``"george_central_it"``, ``"george_posterior_it"`` or ``"red_central_it"``.
         time_a, time_b
-            Average the responses over ms ``time_a <= t < time_b``.
+            Average the responses over bins ``time_a:time_b`` (one per ms), as
+            :meth:`get_george_posterior_it_temp` does.
         legacy_preprocessing
             Overrides the constructor's choice for this call (``None``: keep it).
 
@@ -235,8 +291,8 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         -------
         X : numpy.ndarray
             uint8 ``(image, 224, 224, 3)``, RGB, resized like ``cv2.resize``.
-        X_preprocessed : numpy.ndarray
-            float32, ``X`` through :meth:`preprocess`.
+        X_preprocessed : tf.Tensor
+            float32 ``EagerTensor``, ``X`` through :meth:`preprocess`.
         y : numpy.ndarray
             ``(image, x, y, channel)``, float64 for the archive's doubles.
 
@@ -244,7 +300,7 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         ------
         ValueError
             For another ``stimuli`` (after the stimuli attributes are set, as
-            the original), or an invalid window (:class:`InvalidArgumentError`).
+            the original).
         """
         path = self.download_to_local()
         files = {}
@@ -258,7 +314,7 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         self.original_stimuli = np.concatenate([george, red])
         if legacy_preprocessing is None:
             legacy_preprocessing = self.legacy_preprocessing
-        self.preprocessed_stimuli = preprocess(self.original_stimuli, legacy=legacy_preprocessing)
+        self.preprocessed_stimuli = self._preprocessed(self.original_stimuli, legacy_preprocessing)
         n_george, n_red = len(george), len(red)
         self.original_stimuli_george = self.original_stimuli[:n_george]
         self.original_stimuli_red = self.original_stimuli[n_george : n_george + n_red]
@@ -287,6 +343,37 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         """Red's central IT, raw: ``(image, x, y, time, channel)``, the archive's orientation."""
         return self._raw_population("red_central_it")
 
+    def _paper_responses(self, pop: Population, window: Any) -> np.ndarray:
+        """The original's ``imageRF[..., a:b, :].mean(axis=3)``: bins by position, with its edges.
+
+        ``a:b`` is a Python slice of the time axis (negative values count from
+        the end, ``b`` past the end is clipped); no bin selected gives NaN.
+        Either case warns, since the numbers are not of the window asked for.
+        """
+        a, b = window
+        bins = range(len(pop.time_ms))[a:b]  # TypeError for non-integers, as NumPy's slicing
+        asked = f"time window {a}:{b} of {pop.name} (bins 0-{len(pop.time_ms) - 1}, one per ms)"
+        native = "ITRecordings.responses() refuses such windows"
+        if len(bins) == 0:
+            warnings.warn(
+                f"{asked} selects no bin: the responses are NaN, as the original's mean of "
+                f"an empty slice ({native}).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            dtype = np.mean(np.zeros(1, self._monkeys[pop.monkey]["source_dtype"])).dtype
+            shape = (len(pop.stimulus_names), len(pop.x), len(pop.y), len(pop.channels))
+            return np.full(shape, np.nan, dtype)
+        if (bins.start, bins.stop) != (a, b):
+            warnings.warn(
+                f"{asked} averages bins {bins.start}:{bins.stop} only, as the original's "
+                f"slice does ({native}).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        first, last = int(pop.time_ms[bins.start]), int(pop.time_ms[bins.stop - 1])
+        return super()._paper_responses(pop, (first, last + 1))
+
     def _raw_population(self, name: str) -> np.ndarray:
         """A channel view of the monkey's whole ``imageRF``, images first, read once."""
         pop = self.population(name)
@@ -299,6 +386,39 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
 
     def __repr__(self) -> str:
         return f"Neural_dataset(name={self.name!r}, store={str(self.store)!r})"
+
+
+_LEGACY_WARNED: list[bool] = []  # non-empty once the one-time warning was given
+
+
+def _warn_legacy_once() -> None:
+    """Say, once per process, that the default numbers are the original's, and how to fix them."""
+    if _LEGACY_WARNED:
+        return
+    _LEGACY_WARNED.append(True)
+    warnings.warn(
+        "Neural_dataset preprocesses stimuli as neural_harmonizer does, (X/255 - mean) / mean: "
+        "it divides by the ImageNet mean where the std was meant, to give the published "
+        "numbers. For the corrected (X/255 - mean) / std use "
+        "Neural_dataset(legacy_preprocessing=False) or neural_datasets.ITRecordings(...)"
+        ".load_data(); pass legacy_preprocessing=True to keep the original's without this "
+        "warning. See docs/migrating.md.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _import_tensorflow() -> Any:
+    """TensorFlow, or an ImportError naming the extra that installs it."""
+    try:
+        import tensorflow
+    except ImportError as exc:
+        raise ImportError(
+            "Neural_dataset returns TensorFlow tensors, as the original does, and needs "
+            'TensorFlow: pip install "neural-datasets[tf]" (or use neural_datasets.ITRecordings, '
+            "which returns NumPy arrays)."
+        ) from exc
+    return tensorflow
 
 
 def _check_archive(archive: Path, remote: Any, records: HashRecords, name: str) -> None:

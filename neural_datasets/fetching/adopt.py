@@ -5,8 +5,11 @@ Two kinds of existing copies are found:
 * the Keras cache, where the lab's own code keeps the same files:
   Harmonization's ``load_clickme_*`` call ``tf.keras.utils.get_file(
   f"clickme_{split}_{i}", cache_subdir="datasets/click-me")`` (no extension),
-  and neural_harmonizer keeps ``datasets/Arcaro2020.zip``, both under
-  ``$KERAS_HOME`` (default ``~/.keras``);
+  and neural_harmonizer's ``get_file(origin=..., extract=True)`` keeps
+  ``datasets/Arcaro2020.zip`` (Keras 2, extracted beside it) or
+  ``datasets/Arcaro2020.zip_archive`` (Keras 3, which extracts into a folder
+  named ``Arcaro2020.zip``), all under ``$KERAS_HOME`` (default ``~/.keras``),
+  read when a fetch runs;
 * a folder the user names (``fetch(..., from_dir=DIR)``,
   ``neural-datasets fetch NAME --from DIR``): a lab's shared disk, a copy on
   scratch, holding the files under our names or Keras's.
@@ -21,8 +24,8 @@ Examples
 >>> from neural_datasets.datasets.spec import RemoteFile
 >>> copy_names(RemoteFile("val/val-3.tfrecords"))
 ('val/val-3.tfrecords', 'val-3.tfrecords', 'datasets/click-me/clickme_val_3', 'clickme_val_3')
->>> copy_names(RemoteFile("Arcaro2020.zip"))
-('Arcaro2020.zip', 'datasets/Arcaro2020.zip')
+>>> copy_names(RemoteFile("Arcaro2020.zip"))[1:]
+('datasets/Arcaro2020.zip', 'datasets/Arcaro2020.zip_archive', 'Arcaro2020.zip_archive')
 """
 
 from __future__ import annotations
@@ -71,24 +74,49 @@ def keras_name(remote: RemoteFile) -> str | None:
     return None
 
 
+KERAS3_ARCHIVE_SUFFIX = "_archive"
+"""Keras 3's ``get_file(..., extract=True)`` renames the archive ``<name>_archive`` and
+extracts into a folder called ``<name>``; Keras 2 keeps ``<name>`` and extracts beside it."""
+
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+def keras_layouts(keras: str) -> tuple[str, ...]:
+    """Where Keras 2 and Keras 3 keep a file cached as ``keras`` (relative to the Keras home).
+
+    Examples
+    --------
+    >>> keras_layouts("datasets/Arcaro2020.zip")
+    ('datasets/Arcaro2020.zip', 'datasets/Arcaro2020.zip_archive')
+    >>> keras_layouts("datasets/click-me/clickme_val_0")
+    ('datasets/click-me/clickme_val_0',)
+    """
+    if keras.endswith(_ARCHIVE_SUFFIXES):
+        return (keras, keras + KERAS3_ARCHIVE_SUFFIX)
+    return (keras,)
+
+
 def copy_names(remote: RemoteFile) -> tuple[str, ...]:
     """Relative names under which a folder may hold ``remote``: ours first, then Keras's."""
     names = [remote.path, remote.path.rsplit("/", 1)[-1]]
     keras = keras_name(remote)
     if keras:
-        names += [keras, keras.rsplit("/", 1)[-1]]
+        for layout in keras_layouts(keras):
+            names += [layout, layout.rsplit("/", 1)[-1]]
     return tuple(dict.fromkeys(names))  # unique, in order
 
 
 def find_copy(remote: RemoteFile, from_dir: str | os.PathLike[str] | None) -> Path | None:
     """An existing copy of ``remote``: in ``from_dir`` under any of its names, else in the
-    Keras cache; ``None`` when there is none (or its size differs from the pinned size)."""
+    Keras cache in its Keras 2 or Keras 3 layout; ``None`` when there is none (or its size
+    differs from the pinned size). A folder is never a copy (Keras 3 extracts an archive
+    into a folder with the archive's name)."""
     candidates: list[Path] = []
     if from_dir is not None:
         candidates += [Path(from_dir).expanduser() / name for name in copy_names(remote)]
     keras = keras_name(remote)
     if keras:
-        candidates.append(keras_home() / keras)
+        candidates += [keras_home() / layout for layout in keras_layouts(keras)]
     for candidate in candidates:
         try:
             if candidate.is_file() and remote.size in (None, candidate.stat().st_size):

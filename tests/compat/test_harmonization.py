@@ -337,12 +337,57 @@ def test_a_shard_given_twice_is_read_twice(tmp_path: Path, cache_dir: Path) -> N
 def test_clear_errors(tmp_path: Path, cache_dir: Path) -> None:
     with pytest.raises(FileNotFoundError, match="missing.tfrecords"):
         hz.load_clickme([tmp_path / "missing.tfrecords"], 4, cache_dir=cache_dir)
-    with pytest.raises(InvalidArgumentError, match="no full batch"):
-        hz.load_clickme(hz.sample_shards(), 64, cache_dir=cache_dir, progress=False)
+    with pytest.raises(InvalidArgumentError, match="batch_size must be >= 1, got 0"):
+        hz.load_clickme(hz.sample_shards(), 0, cache_dir=cache_dir, progress=False)
+    with pytest.raises(InvalidArgumentError, match="batch_size must be an integer, got float"):
+        hz.load_clickme(hz.sample_shards(), 8.0, cache_dir=cache_dir, progress=False)
+    with pytest.raises(InvalidArgumentError, match="shards_paths must hold file names.*int"):
+        hz.load_clickme([3], 8, cache_dir=cache_dir, progress=False)
     with pytest.raises(InvalidArgumentError, match="choose 'train', 'val' or 'sample'"):
         hz.torch_loader("test", 4, cache_dir=cache_dir)
     with pytest.raises(InvalidArgumentError, match="layout"):
         hz.torch_loader("sample", 4, layout="CHW", cache_dir=cache_dir)
+
+
+def test_a_batch_larger_than_the_data_gives_zero_batches_as_the_original(cache_dir) -> None:
+    with pytest.warns(RuntimeWarning, match="No batches: batch_size=64 is larger than the 48"):
+        ours = hz.load_clickme(hz.sample_shards(), 64, cache_dir=cache_dir, progress=False)
+    reference = upstream_load_clickme(hz.sample_shards(), 64)
+    assert batches(ours) == batches(reference) == []
+    assert ours.element_spec == reference.element_spec
+    with pytest.warns(RuntimeWarning, match="No batches: batch_size=49"):
+        torch_batches = hz.torch_loader("sample", 49, cache_dir=cache_dir, progress=False)
+    assert len(torch_batches) == 0 and list(torch_batches) == []
+
+
+def test_no_shards_give_zero_batches_as_the_original(cache_dir: Path) -> None:
+    reference = upstream_load_clickme([], 4)
+    for no_paths in ([], (), np.array([], dtype=str)):
+        with pytest.warns(RuntimeWarning, match="No batches: no shard paths were given"):
+            ours = hz.load_clickme(no_paths, 4, cache_dir=cache_dir, progress=False)
+        assert batches(ours) == batches(reference) == []
+        assert ours.element_spec == reference.element_spec
+    with pytest.warns(RuntimeWarning, match="no shard paths"):
+        assert list(hz.torch_loader([], 4, cache_dir=cache_dir)) == []
+
+
+def test_shard_paths_and_batch_size_of_every_type_the_original_takes(
+    cache_dir: Path, sample_reference
+) -> None:
+    names = hz.sample_shards()
+    for paths in (
+        names,
+        tuple(names),
+        [Path(n) for n in names],
+        (n for n in names),  # read once, as TFRecordDataset reads it
+        np.array(names),
+        tf.constant(names),
+        [n.encode() for n in names],
+    ):
+        ds = hz.load_clickme(paths, np.int64(10), cache_dir=cache_dir, progress=False)
+        assert_same_elements(batches(ds), sample_reference)
+    one = hz.load_clickme(Path(names[0]), np.int32(24), cache_dir=cache_dir, progress=False)
+    assert len(batches(one)) == 1
 
 
 def test_import_is_light() -> None:

@@ -30,6 +30,7 @@ from neural_datasets.errors import ChecksumMismatchError, ConversionError, Inval
 from neural_datasets.fetching.hashes import UnpinnedFileWarning
 
 cv2 = pytest.importorskip("cv2")
+tf = pytest.importorskip("tensorflow")
 
 SAMPLE_ZIP = SAMPLE_FOLDER / "Arcaro2020.zip"
 POPULATIONS = ("george_central_it", "george_posterior_it", "red_central_it")
@@ -60,8 +61,9 @@ class Upstream:
         ]
         self.original_stimuli = np.array(images, np.uint8)
         x = np.array(self.original_stimuli, np.float32) / 255.0
-        x -= MEAN
-        x /= MEAN if legacy else STD
+        # TensorFlow constants, as the original's: NumPy's in-place ops then give an EagerTensor.
+        x -= tf.constant(MEAN.reshape(1, 1, 3))
+        x /= tf.constant((MEAN if legacy else STD).reshape(1, 1, 3))
         self.preprocessed_stimuli = x
         n_red, n_george = len(self.red_files), len(self.george_files)
         self.original_stimuli_red = self.original_stimuli[-n_red:]
@@ -106,7 +108,16 @@ def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset(module_cache: Path) -> nd.Neural_dataset:
+    """With the defaults a client gets: the original's arithmetic (and its one-time warning)."""
     return nd.Neural_dataset("arcaro2020-sample", cache_dir=module_cache, progress=False)
+
+
+@pytest.fixture(scope="module")
+def fixed(module_cache: Path) -> nd.Neural_dataset:
+    """The corrected preprocessing, chosen explicitly."""
+    return nd.Neural_dataset(
+        "arcaro2020-sample", cache_dir=module_cache, progress=False, legacy_preprocessing=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -227,24 +238,67 @@ def test_the_window_getters(dataset, upstream) -> None:
         np.testing.assert_array_equal(getter(), upstream.y(population, 50, 90))
         np.testing.assert_array_equal(getter(3, 117), upstream.y(population, 3, 117))
         np.testing.assert_array_equal(getter(a=10, b=11), upstream.y(population, 10, 11))
-        with pytest.raises(InvalidArgumentError, match=r"0 <= a < b <= 120"):
-            getter(90, 50)  # the original returns NaN here
+        np.testing.assert_array_equal(
+            getter(np.int64(20), np.int32(40)), upstream.y(population, 20, 40)
+        )
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # the restated original's own warning
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+@pytest.mark.parametrize("a, b", [(90, 50), (120, 130), (60, 60)])
+def test_a_window_without_bins_gives_nan_with_a_warning(dataset, upstream, a, b) -> None:
+    for population in POPULATIONS:
+        with pytest.warns(RuntimeWarning, match=rf"time window {a}:{b} .* selects no bin"):
+            ours = getattr(dataset, f"get_{population}_temp")(a, b)
+        reference = upstream.y(population, a, b)
+        assert ours.shape == reference.shape and ours.dtype == reference.dtype
+        assert np.isnan(ours).all()
+    with pytest.warns(RuntimeWarning, match="selects no bin"):
+        _, _, y = dataset.load_data("red_central_it", a, b)
+    assert y.shape == (4, 9, 9, 32) and np.isnan(y).all()
+    with pytest.raises(InvalidArgumentError, match=r"0 <= a < b <= 120"):
+        dataset.responses("red_central_it", (a, b))  # the native API keeps its error
+
+
+@pytest.mark.parametrize("a, b", [(100, 200), (-20, 120), (-30, -10)])
+def test_a_window_past_the_bins_is_the_originals_slice_with_a_warning(
+    dataset, upstream, a, b
+) -> None:
+    with pytest.warns(RuntimeWarning, match=rf"time window {a}:{b} .* averages bins"):
+        ours = dataset.get_george_central_it_temp(a, b)
+    np.testing.assert_array_equal(ours, upstream.y("george_central_it", a, b))
 
 
 # ---------------------------------------------------------------- preprocessing
 
 
-def test_preprocessing_default_is_correct_and_legacy_is_the_originals(
-    dataset, legacy, upstream, corrected
+def test_preprocessing_default_is_the_originals_and_the_fix_is_one_argument(
+    dataset, fixed, legacy, upstream, corrected
 ) -> None:
-    dataset.load_data()
-    legacy.load_data()
-    np.testing.assert_array_equal(dataset.preprocess(), corrected.preprocessed_stimuli)
+    for ds in (dataset, fixed, legacy):
+        ds.load_data()
+    np.testing.assert_array_equal(dataset.preprocess(), upstream.preprocessed_stimuli)
     np.testing.assert_array_equal(legacy.preprocess(), upstream.preprocessed_stimuli)
+    np.testing.assert_array_equal(fixed.preprocess(), corrected.preprocessed_stimuli)
     # The two formulas differ by the factor mean/std on the centred values.
     centred = dataset.original_stimuli.astype(np.float64) / 255 - MEAN
-    np.testing.assert_allclose(dataset.preprocess(), centred / STD, atol=2e-6)
-    np.testing.assert_allclose(legacy.preprocess(), centred / MEAN, atol=2e-6)
+    np.testing.assert_allclose(fixed.preprocess(), centred / STD, atol=2e-6)
+    np.testing.assert_allclose(dataset.preprocess(), centred / MEAN, atol=2e-6)
+
+
+def test_preprocessed_values_are_eager_tensors_as_the_originals(dataset, upstream) -> None:
+    X, X_preprocessed, _ = dataset.load_data()
+    assert type(X) is np.ndarray  # the original's X is NumPy, its X_preprocessed TensorFlow
+    for value in (
+        X_preprocessed,
+        dataset.preprocessed_stimuli,
+        dataset.preprocessed_stimuli_george,
+        dataset.preprocessed_stimuli_red,
+        dataset.preprocess(),
+    ):
+        assert type(value).__name__ == "EagerTensor" and value.dtype.name == "float32"
+    assert type(upstream.preprocessed_stimuli).__name__ == "EagerTensor"
+    np.testing.assert_array_equal(X_preprocessed.numpy(), upstream.preprocessed_stimuli_george)
 
 
 def test_preprocess_reads_original_stimuli_as_the_original_does(module_cache: Path) -> None:
@@ -257,10 +311,12 @@ def test_preprocess_reads_original_stimuli_as_the_original_does(module_cache: Pa
         np.testing.assert_allclose(fresh.preprocess()[0, 0, 0], expected, atol=1e-4)
 
 
-def test_legacy_can_be_chosen_per_call(dataset, upstream) -> None:
+def test_legacy_can_be_chosen_per_call(dataset, upstream, corrected) -> None:
     _, X_preprocessed, _ = dataset.load_data("red_central_it", legacy_preprocessing=True)
     np.testing.assert_array_equal(X_preprocessed, upstream.preprocessed_stimuli_red)
-    assert dataset.legacy_preprocessing is False
+    _, X_preprocessed, _ = dataset.load_data("red_central_it", legacy_preprocessing=False)
+    np.testing.assert_array_equal(X_preprocessed, corrected.preprocessed_stimuli_red)
+    assert dataset.legacy_preprocessing is None
 
 
 def test_preprocess_before_load_data(module_cache: Path) -> None:

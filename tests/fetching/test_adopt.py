@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from support.arcaro_sample import archive_members, write_archive
 from support.httpserver import LocalHTTPServer
+from support.keras_cache import KERAS_LAYOUTS, put_arcaro, tree_fingerprint
 from support.shardgen import write_shards
 
 import neural_datasets as nd
@@ -127,6 +128,61 @@ def test_keras_arcaro_zip_is_reused(tmp_path: Path, capsys) -> None:
         assert server.state.requests == []
     assert "arcaro2020: reused 1 existing file" in capsys.readouterr().err
     assert (store / "zarr.json").is_file() and _fingerprint([archive]) == before
+
+
+@pytest.fixture
+def sample_server(tmp_path: Path):
+    """The bundled Arcaro sample archive on a local HTTP server that counts requests."""
+    from neural_datasets.datasets.arcaro2020.spec import ARCHIVE, SAMPLE_FOLDER
+
+    shutil.copyfile(SAMPLE_FOLDER / ARCHIVE, _put(tmp_path / "www" / ARCHIVE, b""))
+    with LocalHTTPServer(tmp_path / "www") as server:
+        yield server
+
+
+@pytest.mark.parametrize("layout", KERAS_LAYOUTS)
+def test_each_keras_layout_of_the_arcaro_archive_is_reused_against_its_pin(
+    tmp_path: Path, sample_server: LocalHTTPServer, layout: str, capsys
+) -> None:
+    home = Path(os.environ["KERAS_HOME"])
+    kept = put_arcaro(home, layout)
+    before = tree_fingerprint(home)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnpinnedFileWarning)  # the sample is pinned: checked
+        store = nd.fetch("arcaro2020-sample", cache_dir=tmp_path / "c", base_url=sample_server.url)
+    assert sample_server.state.requests == []  # not a byte downloaded
+    assert "reused 1 existing file" in capsys.readouterr().err
+    assert (store / "zarr.json").is_file()
+    raw = dataset_cache("arcaro2020-sample", tmp_path / "c").raw_file("Arcaro2020.zip")
+    assert raw.read_bytes() == kept.read_bytes()
+    nd.remove("arcaro2020-sample", cache_dir=tmp_path / "c")
+    assert tree_fingerprint(home) == before  # never modified, moved or deleted
+
+
+@pytest.mark.parametrize("layout", KERAS_LAYOUTS)
+def test_a_keras_archive_that_fails_its_pin_is_left_alone_and_downloaded(
+    tmp_path: Path, sample_server: LocalHTTPServer, layout: str, capsys
+) -> None:
+    home = Path(os.environ["KERAS_HOME"])
+    kept = put_arcaro(home, layout)
+    damaged = bytearray(kept.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # the pinned size, another sha256
+    kept.write_bytes(bytes(damaged))
+    before = tree_fingerprint(home)
+    nd.fetch("arcaro2020-sample", cache_dir=tmp_path / "c", base_url=sample_server.url)
+    assert sample_server.state.count("Arcaro2020.zip") == 1
+    assert f"the existing copy {kept} is not Arcaro2020.zip" in capsys.readouterr().err
+    assert tree_fingerprint(home) == before
+
+
+def test_a_keras3_extraction_folder_alone_is_not_taken_for_the_archive(
+    tmp_path: Path, sample_server: LocalHTTPServer
+) -> None:
+    home = Path(os.environ["KERAS_HOME"])
+    put_arcaro(home, "keras3").unlink()  # only the folder named Arcaro2020.zip is left
+    nd.fetch("arcaro2020-sample", cache_dir=tmp_path / "c", base_url=sample_server.url)
+    assert sample_server.state.count("Arcaro2020.zip") == 1
+    assert (home / "datasets" / "Arcaro2020.zip").is_dir()
 
 
 def test_cli_from_dir_matches_our_names_and_keras_names(

@@ -320,7 +320,7 @@ class ITRecordings(StoreDataset):
         Examples
         --------
         >>> import neural_datasets as nd
-        >>> X, X_pre, y = nd.Neural_dataset("arcaro2020-sample", progress=False).load_data(
+        >>> X, X_pre, y = nd.ITRecordings("arcaro2020-sample", progress=False).load_data(
         ...     "george_posterior_it", 50, 90)
         >>> X.shape, X_pre.dtype, y.shape
         ((4, 224, 224, 3), dtype('float32'), (4, 17, 17, 33))
