@@ -1,5 +1,35 @@
 """Scores a model earns against the data: ClickMe alignment with humans and IT predictivity.
 
 Framework-free: the scores take NumPy arrays, torch tensors and TensorFlow tensors; the model
-evaluations import the model's framework only when they are given one.
+evaluations import the model's framework only when they are given one. Names are imported on
+first use, so ``import neural_datasets.metrics`` stays light.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clickme import HUMAN_SPEARMAN_CEILING, ClickMeScores, clickme_scores
+
+# name -> module (relative to this package) that defines it
+_LAZY = {
+    "HUMAN_SPEARMAN_CEILING": "clickme",
+    "ClickMeScores": "clickme",
+    "clickme_scores": "clickme",
+}
+
+__all__ = ["HUMAN_SPEARMAN_CEILING", "ClickMeScores", "clickme_scores"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
