@@ -12,15 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .clickme import HUMAN_SPEARMAN_CEILING, ClickMeScores, clickme_scores
+    from .evaluate import evaluate_clickme
+    from .explainers import SALIENCY_DEFINITIONS, saliency_explainer
 
 # name -> module (relative to this package) that defines it
 _LAZY = {
     "HUMAN_SPEARMAN_CEILING": "clickme",
     "ClickMeScores": "clickme",
     "clickme_scores": "clickme",
+    "evaluate_clickme": "evaluate",
+    "SALIENCY_DEFINITIONS": "explainers",
+    "saliency_explainer": "explainers",
 }
 
-__all__ = ["HUMAN_SPEARMAN_CEILING", "ClickMeScores", "clickme_scores"]
+__all__ = [
+    "HUMAN_SPEARMAN_CEILING",
+    "SALIENCY_DEFINITIONS",
+    "ClickMeScores",
+    "clickme_scores",
+    "evaluate_clickme",
+    "saliency_explainer",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -143,6 +143,26 @@ def clickme_scores(
     >>> float(scores.spearman[0]), float(scores.dice[0]), float(scores.iou[0])
     (0.8, 1.0, 1.0)
     """
+    scores = ClickMeScores(*_score_arrays(saliency, heatmaps, percentile, threads), percentile)
+    warn_if_nan(scores, stacklevel=3)
+    return scores
+
+
+def warn_if_nan(scores: ClickMeScores, stacklevel: int = 2) -> None:
+    """Warn that images with a NaN Spearman are left out of the alignment, if there are any."""
+    if scores.nan_count:
+        warnings.warn(
+            f"{scores.nan_count} of {len(scores)} images have a constant saliency map or "
+            "heatmap: their Spearman is NaN and is left out of the alignment",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _score_arrays(
+    saliency: Any, heatmaps: Any, percentile: float, threads: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-image Spearman, Dice and IoU (see :func:`clickme_scores`)."""
     if not 0 <= percentile <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
     a = _as_maps(saliency, "saliency")
@@ -150,7 +170,7 @@ def clickme_scores(
     if a.shape != b.shape:
         raise ValueError(
             f"saliency and heatmaps must have the same shape; got saliency {a.shape} and "
-            f"heatmaps {b.shape} (after averaging channels)"
+            f"heatmaps {b.shape} (images, pixels, after averaging channels)"
         )
     n_images, n_pixels = a.shape
     spearman = np.empty(n_images)
@@ -170,15 +190,7 @@ def clickme_scores(
     else:
         for rows in chunks:
             score(rows)
-    scores = ClickMeScores(spearman, dice, iou, percentile=percentile)
-    if scores.nan_count:
-        warnings.warn(
-            f"{scores.nan_count} of {n_images} images have a constant saliency map or heatmap: "
-            "their Spearman is NaN and is left out of the alignment",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return scores
+    return spearman, dice, iou
 
 
 def _usable_cpus() -> int:
