@@ -10,7 +10,7 @@ size.
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -213,12 +213,11 @@ def _provenance(
     batch_size: int,
 ) -> dict[str, Any]:
     store = source.clickme.attrs.get("neural_datasets", {})
-    versions: dict[str, str | None] = {}
-    for package in ("neural-datasets", "numpy", "torch" if framework == "torch" else "tensorflow"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    from .._version import __version__
+
+    modules = ("numpy", "torch") if framework == "torch" else ("numpy", "tensorflow", "keras")
+    versions = {"neural_datasets": __version__}
+    versions.update({name: importlib.import_module(name).__version__ for name in modules})
     return {
         "dataset": dataset,
         "images": len(source),
