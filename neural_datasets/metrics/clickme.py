@@ -97,6 +97,18 @@ class ClickMeScores:
             "alignment_score": self.alignment,
         }
 
+    @classmethod
+    def from_batches(
+        cls,
+        batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        provenance: dict[str, Any] | None = None,
+    ) -> ClickMeScores:
+        """The scores of consecutive batches' ``(spearman, dice, iou)`` arrays, in order."""
+        if not batches:
+            raise ValueError("no batch was scored: the dataset is empty")
+        spearman, dice, iou = (np.concatenate(column) for column in zip(*batches, strict=True))
+        return cls(spearman, dice, iou, provenance=provenance or {})
+
     def __len__(self) -> int:
         return len(self.spearman)
 

@@ -122,11 +122,8 @@ def evaluate_clickme(
             _check_maps(maps, len(labels))
             parts.append(_score_arrays(maps, heatmaps, 10, None))
             bar.update(len(labels))
-    spearman, dice, iou = (np.concatenate(column) for column in zip(*parts, strict=True))
-    scores = ClickMeScores(
-        spearman,
-        dice,
-        iou,
+    scores = ClickMeScores.from_batches(
+        parts,
         provenance=_provenance(
             dataset, source, shards, framework, explainer_name, preprocess, batch_size
         ),

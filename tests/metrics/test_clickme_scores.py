@@ -1,9 +1,5 @@
-"""clickme_scores against Harmonization's definitions, restated here one image at a time.
-
-The reference below follows the published metrics as written: maps cast to float32,
-``scipy.stats.spearmanr`` per image, and ``numpy.percentile`` thresholds with a strict
-``>`` for Dice and IoU, each divided by its sum plus 1e-9.
-"""
+"""clickme_scores against Harmonization's definitions, restated one image at a time in
+``tests/support/clickme_reference.py``."""
 
 from __future__ import annotations
 
@@ -14,30 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy.stats import spearmanr
+from support.clickme_reference import reference
 
 from neural_datasets.metrics import HUMAN_SPEARMAN_CEILING, ClickMeScores, clickme_scores
 from neural_datasets.metrics import clickme as clickme_module
 
 TOLERANCE = 1e-6
-
-
-def reference(a: np.ndarray, b: np.ndarray, percentile: float = 10) -> dict[str, np.ndarray]:
-    """Per image: scipy's Spearman, and Dice/IoU of the masks above each map's percentile."""
-    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    if a.ndim == 4:
-        a, b = a.mean(-1), b.mean(-1)
-    rho, dice, iou = [], [], []
-    for x, y in zip(a, b, strict=True):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy warns for a constant input
-            rho.append(spearmanr(x.ravel(), y.ravel())[0])
-        above_x = x > np.percentile(x, 100 - percentile)
-        above_y = y > np.percentile(y, 100 - percentile)
-        together = np.sum(above_x & above_y)
-        dice.append(2.0 * together / (above_x.sum() + above_y.sum() + 1e-9))
-        iou.append(together / (np.sum(above_x | above_y) + 1e-9))
-    return {"spearman": np.array(rho), "dice": np.array(dice), "iou": np.array(iou)}
 
 
 def assert_matches(scores: ClickMeScores, expected: dict[str, np.ndarray]) -> None:

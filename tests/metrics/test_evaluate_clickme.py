@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.twin_cnns import twin_cnns
 
 from neural_datasets.metrics import SALIENCY_DEFINITIONS, evaluate_clickme, saliency_explainer
 
@@ -14,31 +15,6 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 CLASSES = 1000
-
-
-def twin_cnns(seed: int = 0, classes: int = CLASSES) -> tuple[torch.nn.Module, keras.Model]:
-    """A small CNN in PyTorch and the same network, with the same weights, in Keras."""
-    torch.manual_seed(seed)
-    conv = torch.nn.Conv2d(3, 4, 5, stride=4)
-    dense = torch.nn.Linear(4, classes)
-    torch_model = torch.nn.Sequential(
-        conv, torch.nn.Tanh(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), dense
-    ).eval()
-    keras_model = keras.Sequential(
-        [
-            keras.Input((None, None, 3)),
-            keras.layers.Conv2D(4, 5, strides=4, activation="tanh"),
-            keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(classes),
-        ]
-    )
-    keras_model.layers[0].set_weights(
-        [conv.weight.detach().numpy().transpose(2, 3, 1, 0), conv.bias.detach().numpy()]
-    )
-    keras_model.layers[2].set_weights(
-        [dense.weight.detach().numpy().T, dense.bias.detach().numpy()]
-    )
-    return torch_model, keras_model
 
 
 @pytest.mark.parametrize("definition", sorted(SALIENCY_DEFINITIONS))
