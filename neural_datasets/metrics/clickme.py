@@ -269,15 +269,19 @@ def _sorted_keys(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's order-preserving value bits and pixel indices, sorted by value then pixel.
 
     One sort of uint64 keys, value bits above and pixel index below, gives both: the two
-    halves are read back as strided uint32 views, without copies.
+    halves are written and read back as strided uint32 views, without copies.
     """
+    n_rows, n = maps.shape
     bits = maps.view(np.uint32)
-    keys = np.where(bits & _SIGN, ~bits, bits | _SIGN).astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= np.arange(maps.shape[1], dtype=np.uint64)
-    keys.sort(axis=1)
+    # Negative floats: flip every bit; others: flip the sign bit. Then unsigned order = float order.
+    flips = (maps.view(np.int32) >> 31).view(np.uint32)
+    flips |= _SIGN
+    keys = np.empty((n_rows, n), np.uint64)
     halves = keys.view(np.uint32)
     low = 0 if sys.byteorder == "little" else 1
+    np.bitwise_xor(bits, flips, out=halves[:, 1 - low :: 2])
+    halves[:, low::2] = np.arange(n, dtype=np.uint32)
+    keys.sort(axis=1)
     return halves[:, 1 - low :: 2], halves[:, low::2]
 
 
@@ -286,18 +290,19 @@ def _values_of(ordered_bits: np.ndarray) -> np.ndarray:
     return np.where(ordered_bits & _SIGN, ordered_bits ^ _SIGN, ~ordered_bits).view(np.float32)
 
 
-def _centred_sorted_ranks(ordered_bits: np.ndarray, centred_positions: np.ndarray) -> np.ndarray:
-    """Average ranks minus their mean, in sorted order: positions, ties sharing their mean."""
-    n_rows, n = ordered_bits.shape
-    new_value = ordered_bits[:, 1:] != ordered_bits[:, :-1]
-    ranks = np.empty((n_rows, n))
-    ranks[:] = centred_positions
-    index = np.arange(n)
-    for row in np.flatnonzero(~new_value.all(axis=1)):
-        starts = np.maximum.accumulate(np.where(np.r_[True, new_value[row]], index, 0))
-        ends = np.minimum.accumulate(np.where(np.r_[new_value[row], True], index, n)[::-1])
-        ranks[row] = (starts + ends[::-1]) / 2 - (n - 1) / 2
-    return ranks
+def _centred_ranks(ordered_bits: np.ndarray, centred_positions: np.ndarray) -> np.ndarray:
+    """Average ranks minus their mean, in sorted order, of one sorted row: ties share their mean."""
+    starts = np.flatnonzero(ordered_bits[1:] != ordered_bits[:-1]) + 1
+    if len(starts) == len(ordered_bits) - 1:
+        return centred_positions  # no ties: the positions
+    bounds = np.concatenate(([0], starts, [len(ordered_bits)]))
+    middle = (bounds[:-1] + bounds[1:] - 1) / 2 - (len(ordered_bits) - 1) / 2
+    return np.repeat(middle, np.diff(bounds))
+
+
+def _dot(x: np.ndarray, y: np.ndarray) -> float:
+    """``x . y`` without BLAS, whose threads contend with the chunks' threads on short vectors."""
+    return float(np.einsum("i,i->", x, y))
 
 
 def _score_chunk(
@@ -307,21 +312,18 @@ def _score_chunk(
     centred_positions = np.arange(n) - (n - 1) / 2
     bits_a, pixels_a = _sorted_keys(a)
     bits_b, pixels_b = _sorted_keys(b)
-    ranks_a = _centred_sorted_ranks(bits_a, centred_positions)
-    ranks_b = _centred_sorted_ranks(bits_b, centred_positions)
-    # Pearson of the ranks: b's ranks put in pixel order, read in a's sorted order.
-    b_in_a_order = np.empty((n_rows, n))
-    by_pixel = np.empty(n)
+    pixels_a, pixels_b = pixels_a.astype(np.intp), pixels_b.astype(np.intp)  # index dtype
+    spearman = np.empty(n_rows)
+    by_pixel, b_in_a_order = np.empty(n), np.empty(n)
     for row in range(n_rows):
-        by_pixel[pixels_b[row]] = ranks_b[row]
-        np.take(by_pixel, pixels_a[row], out=b_in_a_order[row])
-    covariance = np.einsum("ij,ij->i", ranks_a, b_in_a_order)
-    spread = np.sqrt(
-        np.einsum("ij,ij->i", ranks_a, ranks_a) * np.einsum("ij,ij->i", ranks_b, ranks_b)
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spearman = np.clip(covariance / spread, -1.0, 1.0)
-    spearman[spread == 0] = np.nan
+        ranks_a = _centred_ranks(bits_a[row], centred_positions)
+        ranks_b = _centred_ranks(bits_b[row], centred_positions)
+        # Pearson of the ranks: b's ranks put in pixel order, read in a's sorted order.
+        by_pixel[pixels_b[row]] = ranks_b
+        np.take(by_pixel, pixels_a[row], out=b_in_a_order)
+        spread = math.sqrt(_dot(ranks_a, ranks_a) * _dot(ranks_b, ranks_b))
+        correlation = _dot(ranks_a, b_in_a_order) / spread if spread else math.nan
+        spearman[row] = min(max(correlation, -1.0), 1.0) if spread else math.nan
     mask_a = a > quantile.threshold(_values_of(bits_a[:, [quantile.below, quantile.above]]))
     mask_b = b > quantile.threshold(_values_of(bits_b[:, [quantile.below, quantile.above]]))
     both = np.count_nonzero(mask_a & mask_b, axis=1).astype(np.float64)
