@@ -50,8 +50,8 @@ def evaluate_clickme(
     Parameters
     ----------
     model
-        A ``torch.nn.Module`` (given ``(B, 3, 224, 224)`` images; put it in ``eval()`` mode
-        first) or a Keras model (given ``(B, 224, 224, 3)``).
+        A ``torch.nn.Module`` (given ``(B, 3, 224, 224)`` images) or a Keras model (given
+        ``(B, 224, 224, 3)``); the named explainers run it in inference mode.
     dataset
         ``"clickme-val"`` (the published tables' split, shards 0-16), ``"clickme-sample"``
         (the bundled 48 records, offline) or ``"clickme-train"``.

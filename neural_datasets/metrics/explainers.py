@@ -47,9 +47,9 @@ def saliency_explainer(model: Any, definition: str = "saliency") -> Explainer:
     -------
     callable
         Takes images and one-hot labels as tensors of the model's framework and returns the
-        maps as a tensor of that framework. PyTorch models are left in their mode (call
-        ``model.eval()`` first, as for any evaluation); gradients are not accumulated into the
-        model's parameters.
+        maps as a tensor of that framework. Models are run in inference mode (Keras:
+        ``training=False``; PyTorch: ``eval()``, each module's mode restored afterwards), and
+        no gradient is accumulated into the model's parameters.
 
     Raises
     ------
@@ -80,9 +80,15 @@ def _torch_explainer(model: Any, definition: str) -> Explainer:
 
     def explain(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         inputs = images.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            score = (model(inputs) * labels.to(inputs.dtype)).sum()
-            (gradient,) = torch.autograd.grad(score, inputs)
+        modes = [(module, module.training) for module in model.modules()]
+        model.eval()  # as Keras models are called with training=False: no dropout, BN stats
+        try:
+            with torch.enable_grad():
+                score = (model(inputs) * labels.to(inputs.dtype)).sum()
+                (gradient,) = torch.autograd.grad(score, inputs)
+        finally:
+            for module, training in modes:
+                module.training = training
         if definition == "saliency":
             return gradient.abs().amax(dim=1)
         mean = gradient.mean(dim=1)

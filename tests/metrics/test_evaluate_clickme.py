@@ -120,3 +120,23 @@ def test_errors_name_the_argument() -> None:
             batch_size=16,
             progress=False,
         )
+
+
+def test_torch_models_are_explained_in_eval_mode_and_left_in_their_mode() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 2, 3),
+        torch.nn.BatchNorm2d(2),
+        torch.nn.Dropout(0.5),
+        torch.nn.Flatten(),
+        torch.nn.LazyLinear(4),
+    )
+    images, labels = torch.rand(3, 3, 8, 8), torch.eye(4)[[0, 1, 2]]
+    model.eval()
+    model(images)  # materialise the lazy layer
+    expected = saliency_explainer(model)(images, labels)
+    model.train()
+    model[1].eval()  # a frozen batch norm inside a training model stays frozen
+    got = saliency_explainer(model)(images, labels)
+    torch.testing.assert_close(got, expected)
+    assert [m.training for m in model] == [True, False, True, True, True]
