@@ -97,6 +97,27 @@ class ClickMeScores:
             "alignment_score": self.alignment,
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: means, counts, settings and provenance (no per-image lists).
+
+        Examples
+        --------
+        >>> maps = np.arange(32.0).reshape(2, 4, 4)
+        >>> clickme_scores(maps, maps).to_dict()["spearman"]
+        1.0
+        """
+        return {
+            "alignment": self.alignment,
+            "spearman": self.mean_spearman,
+            "dice": float(np.mean(self.dice)),
+            "iou": float(np.mean(self.iou)),
+            "images": len(self),
+            "nan_count": self.nan_count,
+            "human_spearman_ceiling": HUMAN_SPEARMAN_CEILING,
+            "percentile": self.percentile,
+            "provenance": self.provenance,
+        }
+
     @classmethod
     def from_batches(
         cls,
