@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -110,6 +111,8 @@ def test_as_dict_has_harmonizations_keys(rng: np.random.Generator) -> None:
     result = clickme_scores(maps, maps[::-1]).as_dict()
     assert list(result) == ["spearman", "dice", "iou", "alignment_score"]
     assert len(result["spearman"]) == 2 and isinstance(result["alignment_score"], float)
+    summary = json.loads(json.dumps(clickme_scores(maps, maps).to_dict()))
+    assert summary["spearman"] == pytest.approx(1.0) and summary["images"] == 2
 
 
 def test_torch_and_tensorflow_tensors_are_accepted(rng: np.random.Generator) -> None:
