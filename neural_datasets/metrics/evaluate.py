@@ -10,6 +10,7 @@ size.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -109,12 +110,13 @@ def evaluate_clickme(
     batches = (
         _torch_batches(model, source, batch_size, device)
         if framework == "torch"
-        else _keras_batches(source, batch_size, device)
+        else _keras_batches(source, batch_size)
     )
     from tqdm.auto import tqdm
 
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    with tqdm(total=len(source), unit="image", desc=dataset, disable=not progress) as bar:
+    bar = tqdm(total=len(source), unit="image", desc=dataset, disable=not progress)
+    with bar, _keras_placement(framework, device):
         for images, heatmaps, labels in batches:
             if preprocess is not None:
                 images = preprocess(images)
@@ -185,19 +187,22 @@ def _torch_batches(model: Any, source: Any, batch_size: int, device: Any) -> Ite
         yield images, heatmaps[:, 0], batch["label"].to(device)
 
 
-def _keras_batches(source: Any, batch_size: int, device: Any) -> Iterator[Batch]:
-    import contextlib
-
-    import tensorflow as tf
-
+def _keras_batches(source: Any, batch_size: int) -> Iterator[Batch]:
     from ..adapters.tf import dataset
     from ..augment.tf import harmonization_preprocess
 
-    place = tf.device(device) if device is not None else contextlib.nullcontext()
     for batch in dataset(source, batch_size, shuffle=False, drop_remainder=False):
-        with place:
-            images, heatmaps = harmonization_preprocess(batch["image"], batch["heatmap"])
-            yield images, heatmaps[..., 0], batch["label"]
+        images, heatmaps = harmonization_preprocess(batch["image"], batch["heatmap"])
+        yield images, heatmaps[..., 0], batch["label"]
+
+
+def _keras_placement(framework: Framework, device: Any) -> contextlib.AbstractContextManager[Any]:
+    """``tf.device(device)`` around a Keras evaluation given a device; nothing otherwise."""
+    if framework != "keras" or device is None:
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    return tf.device(device)
 
 
 def _provenance(

@@ -56,11 +56,9 @@ def test_torch_and_keras_score_the_same_on_the_sample() -> None:
         return images / 255
 
     by_torch = evaluate_clickme(
-        torch_model, "clickme-sample", preprocess=scale, batch_size=20, progress=False
+        torch_model, "clickme-sample", preprocess=scale, batch_size=20, device="cpu", progress=False
     )
-    by_keras = evaluate_clickme(
-        keras_model, "clickme-sample", preprocess=scale, batch_size=20, progress=False
-    )
+    by_keras = evaluate_clickme(keras_model, "clickme-sample", None, scale, 20, "/CPU:0", False)
     assert len(by_torch) == len(by_keras) == 48  # the last, incomplete batch is scored too
     for name in ("spearman", "dice", "iou"):
         np.testing.assert_allclose(
