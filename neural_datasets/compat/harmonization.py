@@ -542,6 +542,8 @@ def evaluate_clickme(
     explainer: Any = None,
     clickme_val_dataset: Any = None,
     preprocess_inputs: Any = None,
+    *,
+    nan: str = "omit",
 ) -> dict[str, Any]:
     """Upstream's ``evaluate_clickme``: ClickMe scores of a model over a tf.data dataset.
 
@@ -560,12 +562,15 @@ def evaluate_clickme(
     preprocess_inputs
         Mapped over the images inside the dataset, as upstream; default identity.
 
+    nan
+        ``"omit"`` (default): an image with a constant map (NaN Spearman) is left out of
+        ``alignment_score``, with a warning; ``"propagate"``: upstream's NaN score.
+
     Returns
     -------
     dict
         ``spearman``, ``dice``, ``iou`` (per-image lists) and ``alignment_score`` (mean
-        Spearman / ``HUMAN_SPEARMAN_CEILING``). Unlike upstream, an image with a constant map
-        (NaN Spearman) is left out of ``alignment_score`` with a warning instead of making it NaN.
+        Spearman / ``HUMAN_SPEARMAN_CEILING``).
 
     Examples
     --------
@@ -595,7 +600,7 @@ def evaluate_clickme(
         parts.append(_score_arrays(explainer(images, labels), heatmaps, 10, None))
     scores = ClickMeScores.from_batches(parts)
     warn_if_nan(scores)
-    return scores.as_dict()
+    return scores.as_dict(nan)
 
 
 def _from_tf_batches(explain: Any, model: Any) -> Any:

@@ -84,17 +84,35 @@ class ClickMeScores:
         """The paper's alignment score: mean Spearman / :data:`HUMAN_SPEARMAN_CEILING`."""
         return self.mean_spearman / HUMAN_SPEARMAN_CEILING
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, nan: str = "omit") -> dict[str, Any]:
         """Harmonization's ``evaluate_clickme`` dictionary: per-image lists and ``alignment_score``.
 
-        Upstream's ``alignment_score`` is NaN as soon as one image is; here NaN images are left
-        out of the mean (see ``nan_count``).
+        Parameters
+        ----------
+        nan
+            ``"omit"``: images with a NaN Spearman are left out of ``alignment_score`` (see
+            ``nan_count``); ``"propagate"``: upstream's arithmetic, NaN as soon as one image is.
+
+        Examples
+        --------
+        >>> maps = np.arange(32.0).reshape(2, 4, 4)
+        >>> flat = maps.copy()
+        >>> flat[1] = 0  # a constant map
+        >>> scores = ClickMeScores(*_score_arrays(maps, flat, 10, 1))
+        >>> omitted, propagated = scores.as_dict(), scores.as_dict("propagate")
+        >>> round(omitted["alignment_score"], 4), propagated["alignment_score"]
+        (1.5208, nan)
         """
+        if nan not in ("omit", "propagate"):
+            raise ValueError(f"nan must be 'omit' or 'propagate', got {nan!r}")
+        alignment = self.alignment
+        if nan == "propagate":
+            alignment = float(np.mean(self.spearman)) / HUMAN_SPEARMAN_CEILING
         return {
             "spearman": self.spearman.tolist(),
             "dice": self.dice.tolist(),
             "iou": self.iou.tolist(),
-            "alignment_score": self.alignment,
+            "alignment_score": alignment,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -80,6 +80,10 @@ def test_constant_map_gives_nan_spearman_and_zero_overlap(rng: np.random.Generat
     assert scores.dice[1] == scores.iou[1] == 0
     finite = scores.spearman[[0, 2]]
     assert scores.alignment == pytest.approx(finite.mean() / HUMAN_SPEARMAN_CEILING)
+    assert scores.as_dict()["alignment_score"] == scores.alignment
+    assert np.isnan(scores.as_dict(nan="propagate")["alignment_score"])  # upstream's arithmetic
+    with pytest.raises(ValueError, match="nan must be 'omit' or 'propagate', got 'raise'"):
+        scores.as_dict(nan="raise")
 
 
 def test_chunks_and_threads_give_the_same_scores(
