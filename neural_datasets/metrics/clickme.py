@@ -221,8 +221,9 @@ def _score_arrays(
     if a.shape != b.shape:
         raise ValueError(
             f"saliency and heatmaps must have the same shape; got saliency {a.shape} and "
-            f"heatmaps {b.shape} (images, pixels, after averaging channels)"
+            f"heatmaps {b.shape} (after averaging channels)"
         )
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     n_images, n_pixels = a.shape
     spearman = np.empty(n_images)
     dice = np.empty(n_images)
@@ -251,7 +252,7 @@ def _usable_cpus() -> int:
 
 
 def _as_maps(value: Any, argument: str) -> np.ndarray:
-    """``value`` as float32 ``(N, H*W)``: channels of a 4-D array averaged, -0.0 made 0.0."""
+    """``value`` as float32 ``(N, H, W)``: channels of a 4-D array averaged, -0.0 made 0.0."""
     maps = to_numpy(value, argument)
     if maps.ndim not in (3, 4):
         raise ValueError(
@@ -268,7 +269,7 @@ def _as_maps(value: Any, argument: str) -> np.ndarray:
     if not np.isfinite(maps).all():
         raise ValueError(f"{argument} holds NaN or infinite values; scores need finite maps")
     # -0.0 and 0.0 are equal (tied) but have different bits; the sort keys compare bits.
-    return np.add(maps.reshape(len(maps), -1), np.float32(0.0))
+    return np.add(maps, np.float32(0.0))
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def test_torch_and_tensorflow_tensors_are_accepted(rng: np.random.Generator) -> 
 
 def test_errors_name_the_argument() -> None:
     maps = np.zeros((2, 4, 4))
-    with pytest.raises(ValueError, match=r"same shape.*saliency \(2, 16\).*heatmaps \(2, 9\)"):
+    with pytest.raises(ValueError, match=r"same shape.*saliency \(2, 4, 4\).*heatmaps \(2, 3, 3\)"):
         clickme_scores(maps, np.zeros((2, 3, 3)))
     with pytest.raises(ValueError, match=r"heatmaps must have shape \(N, H, W\).*rank 2"):
         clickme_scores(maps, np.zeros((2, 16)))
