@@ -186,3 +186,18 @@ def test_dice_and_iou_lie_in_zero_one(
     for values in (scores.dice, scores.iou):
         assert ((values >= 0) & (values <= 1)).all()
     assert (scores.iou <= scores.dice + 1e-12).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_maps, st.data(), st.sampled_from([0, 1, 10, 25, 50, 90, 100]))
+def test_any_small_maps_match_the_reference(
+    maps: np.ndarray, data: st.DataObject, percentile: float
+) -> None:
+    other = data.draw(arrays(np.float32, maps.shape, elements=st.floats(-2, 2, width=32)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = clickme_scores(maps, other, percentile)
+    expected = reference(maps, other, percentile)
+    np.testing.assert_allclose(scores.spearman, expected["spearman"], atol=TOLERANCE)
+    np.testing.assert_allclose(scores.dice, expected["dice"], atol=TOLERANCE)
+    np.testing.assert_allclose(scores.iou, expected["iou"], atol=TOLERANCE)
