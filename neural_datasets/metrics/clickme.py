@@ -32,8 +32,9 @@ from .frameworks import to_numpy
 __all__ = ["HUMAN_SPEARMAN_CEILING", "ClickMeScores", "clickme_scores"]
 
 HUMAN_SPEARMAN_CEILING = 0.65753
-"""Mean Spearman correlation between two halves of the ClickMe participants (Fel et al. 2022):
-the alignment a model matching humans as well as humans match each other would reach."""
+"""The published human ceiling of the ClickMe Spearman (Fel et al. 2022, Harmonization's
+``HUMAN_SPEARMAN_CEILING``): how well human maps agree with each other, by which the
+alignment score is normalised."""
 
 _CHUNK_PIXELS = 1 << 20  # images per sorting task: about 8 MiB of packed keys each
 _SIGN = np.uint32(0x80000000)
