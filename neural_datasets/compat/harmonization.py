@@ -790,3 +790,155 @@ def harmonizer_loss(
 
 
 # --- training names (harmonization.training): end ------------------------------------------
+
+
+# --- Evaluation: harmonization.evaluation.{metrics,clickme} (issue 23) -------------------------
+# Upstream's evaluation names, so `from harmonization.evaluation import ...` switches by import.
+# The scores come from neural_datasets.metrics (same values, one sort per map instead of
+# scipy/percentile loops); see docs/scoring.md for the differences.
+
+EPSILON = 1e-9
+"""Upstream's guard added to the Dice and IoU denominators (it changes no score)."""
+
+from ..metrics.clickme import (  # noqa: E402
+    HUMAN_SPEARMAN_CEILING,
+    ClickMeScores,
+    _score_arrays,
+    warn_if_nan,
+)
+
+__all__ += [  # AUTO, which upstream's evaluation module exports too, is defined above
+    "EPSILON",
+    "HUMAN_SPEARMAN_CEILING",
+    "dice",
+    "evaluate_clickme",
+    "intersection_over_union",
+    "spearman_correlation",
+]
+
+
+def _upstream_scores(heatmaps_a: Any, heatmaps_b: Any, percentile: float) -> ClickMeScores:
+    """The per-image scores of two ``(N, W, H)`` sets, rank checked as upstream asserts."""
+
+    for argument, value in (("heatmaps_a", heatmaps_a), ("heatmaps_b", heatmaps_b)):
+        if len(value.shape) != 3:
+            raise ValueError(f"{argument} must have shape (N, W, H); got {tuple(value.shape)}")
+    return ClickMeScores(*_score_arrays(heatmaps_a, heatmaps_b, percentile, None), percentile)
+
+
+def spearman_correlation(heatmaps_a: Any, heatmaps_b: Any) -> np.ndarray:
+    """Upstream's ``spearman_correlation``: per-image Spearman of two ``(N, W, H)`` sets.
+
+    NumPy arrays, TF or torch tensors; compared in float32; NaN for a constant map.
+
+    Examples
+    --------
+    >>> maps = np.arange(8.0).reshape(2, 2, 2)
+    >>> spearman_correlation(maps, -maps).tolist()
+    [-1.0, -1.0]
+    """
+    return _upstream_scores(heatmaps_a, heatmaps_b, 10).spearman
+
+
+def dice(heatmaps_a: Any, heatmaps_b: Any, percentile: float = 10) -> np.ndarray:
+    """Upstream's ``dice``: per-image Sorensen-Dice of the maps above their ``100 - percentile``.
+
+    Examples
+    --------
+    >>> maps = np.arange(8.0).reshape(2, 2, 2)
+    >>> dice(maps, maps, percentile=50).tolist()
+    [1.0, 1.0]
+    """
+    return _upstream_scores(heatmaps_a, heatmaps_b, percentile).dice
+
+
+def intersection_over_union(heatmaps_a: Any, heatmaps_b: Any, percentile: float = 10) -> np.ndarray:
+    """Upstream's ``intersection_over_union``: per-image IoU of the thresholded maps.
+
+    Examples
+    --------
+    >>> maps = np.arange(8.0).reshape(2, 2, 2)
+    >>> intersection_over_union(maps, maps[:, ::-1], percentile=50).tolist()
+    [0.0, 0.0]
+    """
+    return _upstream_scores(heatmaps_a, heatmaps_b, percentile).iou
+
+
+def evaluate_clickme(
+    model: Any,
+    explainer: Any = None,
+    clickme_val_dataset: Any = None,
+    preprocess_inputs: Any = None,
+    *,
+    nan: str = "omit",
+) -> dict[str, Any]:
+    """Upstream's ``evaluate_clickme``: ClickMe scores of a model over a tf.data dataset.
+
+    Parameters
+    ----------
+    model
+        A Keras model, or (new) a PyTorch model, explained by default with xplique's
+        ``Saliency`` definition (:func:`neural_datasets.metrics.saliency_explainer`); a
+        PyTorch model is given the images as ``(B, 3, H, W)`` torch tensors on its device.
+    explainer
+        ``f(images, labels) -> saliency_maps`` called with each batch's TF tensors, as upstream;
+        maps ``(B, H, W)`` or ``(B, H, W, C)`` (averaged over ``C``), any array type.
+    clickme_val_dataset
+        A ``tf.data.Dataset`` of ``(images, heatmaps, labels)`` batches, e.g.
+        ``load_clickme_val().take(5)``; default :func:`load_clickme_val` (fetched on first use).
+    preprocess_inputs
+        Mapped over the images inside the dataset, as upstream; default identity.
+
+    nan
+        ``"omit"`` (default): an image with a constant map (NaN Spearman) is left out of
+        ``alignment_score``, with a warning; ``"propagate"``: upstream's NaN score.
+
+    Returns
+    -------
+    dict
+        ``spearman``, ``dice``, ``iou`` (per-image lists) and ``alignment_score`` (mean
+        Spearman / ``HUMAN_SPEARMAN_CEILING``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.Conv2D(2, 8, 8),
+    ...                           keras.layers.Flatten(), keras.layers.Dense(1000)])
+    >>> ds = load_clickme(sample_shards(), batch_size=16, progress=False)
+    >>> scores = evaluate_clickme(model, clickme_val_dataset=ds.take(2))
+    >>> len(scores["spearman"]), sorted(scores)
+    (32, ['alignment_score', 'dice', 'iou', 'spearman'])
+    """
+    from ..metrics.explainers import saliency_explainer
+    from ..metrics.frameworks import framework_of
+
+    if clickme_val_dataset is None:
+        clickme_val_dataset = load_clickme_val()
+    if preprocess_inputs is not None:
+        clickme_val_dataset = clickme_val_dataset.map(
+            lambda x, y, z: (preprocess_inputs(x), y, z), num_parallel_calls=AUTO
+        )
+    if explainer is None:
+        explainer = saliency_explainer(model)
+        if framework_of(model) == "torch":
+            explainer = _from_tf_batches(explainer, model)
+    parts = []
+    for images, heatmaps, labels in clickme_val_dataset:
+        parts.append(_score_arrays(explainer(images, labels), heatmaps, 10, None))
+    scores = ClickMeScores.from_batches(parts)
+    warn_if_nan(scores)
+    return scores.as_dict(nan)
+
+
+def _from_tf_batches(explain: Any, model: Any) -> Any:
+    """A PyTorch explainer fed with upstream's TF batches: NHWC TF tensors to NCHW torch ones."""
+    import torch
+
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+
+    def explain_tf_batch(images: Any, labels: Any) -> Any:
+        nchw = torch.from_numpy(images.numpy()).permute(0, 3, 1, 2).to(device)
+        return explain(nchw, torch.from_numpy(labels.numpy()).to(device))
+
+    return explain_tf_batch

@@ -126,6 +126,19 @@ SECTIONS = [
         "computes every fold's PLS from shared moments, batched, exactly (default) or with "
         "scikit-learn's power iteration at `tol=1e-4` (the same numbers to 1e-15).",
     ),
+    (
+        "scores",
+        "Scores: ClickMe alignment",
+        "bench_scores.py",
+        "The ClickMe scores (Spearman, Dice and IoU of each map) of the same 256 maps of 224x224: "
+        "(a) the Harmonization package's metrics as published, restated (per-image "
+        "`scipy.stats.spearmanr`, then `np.percentile` thresholds of both maps for Dice and again "
+        "for IoU); (b), (c) `neural_datasets.metrics.clickme_scores`, which sorts each map once "
+        "as packed (value, pixel) keys for the ranks and the threshold Dice and IoU share, on 1 "
+        "thread and on one per CPU. Heatmaps are quantised to 256 levels (ties) as ClickMe's are. "
+        "The results are checked equal to (a) first; the BLAS thread setting is left at its "
+        "default (scipy's correlation uses BLAS; ours does not).",
+    ),
 ]
 
 
