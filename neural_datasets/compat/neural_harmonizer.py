@@ -471,6 +471,26 @@ from collections.abc import Sequence  # noqa: E402 (kept inside this block, see 
 EPSILON = 1e-9
 """Upstream's ``EPSILON`` (its Dice/IoU denominators)."""
 
+# Upstream's metrics module repeats Harmonization's ClickMe scores; one implementation serves both.
+from .harmonization import dice, intersection_over_union, spearman_correlation  # noqa: E402
+
+__all__ += [
+    "EPSILON",
+    "brain_score",
+    "ceiling_score",
+    "dice",
+    "highest_off_diagonal",
+    "intersection_over_union",
+    "neural_benchmark_score",
+    "resizing_activity",
+    "saliency_score",
+    "score_features",
+    "score_model",
+    "spearman_correlation",
+    "spearmanr_sim",
+    "tf_pearson_loss",
+]
+
 
 def tf_pearson_loss(x: Any, y: Any, axis: int = -1) -> np.ndarray:
     """Pearson correlation along ``axis`` as a centred cosine, as upstream (a NumPy array).
@@ -567,12 +587,17 @@ def ceiling_score(
 
 
 def spearmanr_sim(
-    explanations1: Any, explanations2: Any, reducers: Sequence[int] = (1, 4, 16)
+    explanations1: Any,
+    explanations2: Any,
+    reducers: Sequence[int] = [1, 4, 16],  # noqa: B006 (upstream's default, a list; never mutated)
+    visualize: bool = False,
 ) -> dict[int, list[float]]:
     """Per image Spearman correlation of two sets of maps, each resized down by each reducer.
 
     Maps ``(N, H, W)`` or ``(N, H, W, 1)`` are resized to ``int(H / reducer)`` square with
     ``tf.image.resize``'s bilinear arithmetic (half-pixel centres, no antialiasing).
+    ``visualize=True`` shows the first pair of resized maps per reducer with matplotlib
+    (upstream's branch calls an undefined ``show``; this is what it meant).
     """
     from scipy.stats import spearmanr
 
@@ -586,10 +611,51 @@ def spearmanr_sim(
         rows, cols = _bilinear_weights(a.shape[1], side), _bilinear_weights(a.shape[2], side)
         small_a = np.einsum("ah,bw,nhw->nab", rows, cols, a)
         small_b = np.einsum("ah,bw,nhw->nab", rows, cols, b)
+        if visualize:
+            _show_pair(small_a[0], small_b[0])
         sims[reducer] = [
             float(spearmanr(x.ravel(), y.ravel())[0]) for x, y in zip(small_a, small_b)
         ]
     return sims
+
+
+def _show_pair(first: np.ndarray, second: np.ndarray) -> None:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(
+            "spearmanr_sim(visualize=True) needs matplotlib: pip install matplotlib"
+        ) from error
+    for position, image in enumerate((first, second), start=1):
+        plt.subplot(1, 2, position)
+        plt.imshow(image)
+        plt.axis("off")
+    plt.show()
+
+
+def saliency_score(
+    y_test: Any, x_test: Any, y_pred: Any, activation_model: Any, pls_kernel: Any
+) -> np.ndarray:
+    """Upstream's ``saliency_score``: the input gradient of the PLS prediction's absolute error.
+
+    ``activation_model(x_test)`` gives the layer's maps on the 17x17 grid; they are flattened
+    to ``(289, units)``, mapped to the sites by ``pls_kernel`` (``(units, sites)``, as
+    :func:`brain_score` returns it) and compared with ``y_test`` (``(289, sites)``); the
+    gradient of the summed ``|prediction - y_test|`` with respect to ``x_test`` is returned
+    as a NumPy array. As upstream, ``y_pred`` is accepted and not used. Upstream calls
+    ``.reshape`` on a TensorFlow tensor, which fails; this is what it meant (``tf.reshape``).
+    Needs TensorFlow.
+    """
+    tf = _import_tensorflow()
+    inputs = tf.convert_to_tensor(x_test, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        activations = tf.cast(activation_model(inputs), tf.float32)
+        predicted = tf.matmul(
+            tf.reshape(activations, (17 * 17, -1)), tf.cast(pls_kernel, tf.float32)
+        )
+        loss = tf.abs(predicted - tf.cast(y_test, tf.float32))
+    return np.asarray(tape.gradient(loss, inputs).numpy())
 
 
 def resizing_activity(activity_array: Any, grid_size: int = 17) -> np.ndarray:

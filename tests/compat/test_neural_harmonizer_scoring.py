@@ -88,3 +88,32 @@ def test_neural_benchmark_score_runs_on_a_keras_model(capsys) -> None:
     assert "Layer gap: not a feature map, skipped" in out and "Layer relu1 score:" in out
     ceiling = nh.ceiling_score(nh.Neural_dataset("arcaro2020-sample").red_central_it, 50, 90)
     assert ceiled == pytest.approx(raw / ceiling)
+
+
+def test_saliency_score_is_the_gradient_of_the_absolute_pls_error() -> None:
+    """Identity activations: the gradient of sum|x W - y| is sign(x W - y) W^T, per grid cell."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, 17, 17, 4)).astype(np.float32)
+    kernel = rng.normal(size=(4, 3)).astype(np.float32)
+    y = rng.normal(size=(17 * 17, 3)).astype(np.float32)
+    saliency = nh.saliency_score(y, x, None, lambda inputs: inputs, kernel)
+    expected = np.sign(x.reshape(289, 4) @ kernel - y) @ kernel.T
+    np.testing.assert_allclose(saliency.reshape(289, 4), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_clickme_score_copies_and_visualize_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neural_datasets.compat import harmonization
+
+    maps = np.random.default_rng(0).random((3, 8, 8))
+    assert (
+        nh.dice is harmonization.dice and nh.spearman_correlation(maps, maps).tolist() == [1.0] * 3
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown: list[int] = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(len(plt.gcf().axes)))
+    sims = nh.spearmanr_sim(maps, maps, reducers=[1, 2], visualize=True)
+    assert shown == [2, 2] and all(np.allclose(v, 1.0) for v in sims.values())
