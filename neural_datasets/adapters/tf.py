@@ -29,7 +29,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+from neural_datasets._checks import batch_source, count, framework_import
+
+with framework_import("neural_datasets.tf"):
+    import tensorflow as tf
 
 from neural_datasets.adapters.batches import BatchSource, channels_last, thread_safe
 from neural_datasets.adapters.sampling import EpochPlan
@@ -139,6 +143,10 @@ def dataset(
     >>> dist = strategy.distribute_datasets_from_function(
     ...     lambda ctx: dataset(clickme, ctx.get_per_replica_batch_size(16), input_context=ctx))
     """
+    batch_source(source, "source", "dataset")
+    if epochs is not None:
+        count("epochs", epochs, otherwise="or None to repeat forever")
+    count("start_epoch", start_epoch, minimum=0)
     replicas, rank = (1, 0)
     if input_context is not None:
         replicas, rank = input_context.num_input_pipelines, input_context.input_pipeline_id
@@ -150,12 +158,13 @@ def dataset(
         drop_last=drop_remainder,
         num_replicas=replicas,
         rank=rank,
+        drop_argument="drop_remainder",
     )
     if epochs is None:
-        passes, count = tf.data.Dataset.counter(start_epoch), tf.data.INFINITE_CARDINALITY
+        passes, cardinality = tf.data.Dataset.counter(start_epoch), tf.data.INFINITE_CARDINALITY
     else:
         passes = tf.data.Dataset.range(start_epoch, start_epoch + epochs)
-        count = epochs * len(plan)
+        cardinality = epochs * len(plan)
 
     @tf.autograph.experimental.do_not_convert
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
@@ -166,7 +175,7 @@ def dataset(
         return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size, drop_remainder)
 
     batches = passes.flat_map(epoch_batches)
-    batches = batches.apply(tf.data.experimental.assert_cardinality(count))
+    batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
     read = _batch_reader(source, batch_size if drop_remainder else None)
     return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

@@ -34,8 +34,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, cast
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+
+from neural_datasets._checks import batch_source, count, framework_import
+
+with framework_import("neural_datasets.torch"):
+    import torch
+    from torch.utils.data import DataLoader, Dataset, Sampler
 
 from neural_datasets.adapters.batches import (
     IMAGE_KEYS,
@@ -383,7 +387,8 @@ def loader(
     (3, (16,))
     """
     if not isinstance(ds, BatchDataset):
-        ds = BatchDataset(ds)
+        ds = BatchDataset(batch_source(ds, "ds", "loader"))
+    count("num_workers", num_workers, minimum=0)
     target = None if device is None else torch.device(device)
     decode = _gpu_jpeg_decoder(target) if getattr(ds.source, "decodes_on_read", False) else None
     ds.encoded = decode is not None

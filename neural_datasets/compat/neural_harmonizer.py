@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import choice
 from ..datasets.arcaro2020.dataset import PAPER_SIZE, PAPER_WINDOW, ITRecordings, preprocess
 from ..errors import ChecksumMismatchError, InvalidArgumentError
 from ..fetching.archives import ZipArchive
@@ -242,9 +243,10 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
 
         Raises
         ------
-        ValueError
-            For another ``stimuli`` (after the stimuli attributes are set, as
-            the original), or an invalid window (:class:`InvalidArgumentError`).
+        InvalidArgumentError
+            (a ``ValueError``) for another ``stimuli`` (after the stimuli
+            attributes are set, as the original), naming the populations, or an
+            invalid window.
         """
         path = self.download_to_local()
         files = {}
@@ -264,8 +266,8 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         self.original_stimuli_red = self.original_stimuli[n_george : n_george + n_red]
         self.preprocessed_stimuli_george = self.preprocessed_stimuli[:n_george]
         self.preprocessed_stimuli_red = self.preprocessed_stimuli[n_george : n_george + n_red]
-        if stimuli not in _LOADERS:
-            raise ValueError(f"stimuli must be one of {', '.join(_LOADERS)}")
+        population = "an IT population (the original calls it stimuli)"
+        choice("stimuli", stimuli, list(_LOADERS), population)
         monkey = stimuli.split("_")[0]
         self.X = getattr(self, f"original_stimuli_{monkey}")
         self.X_preprocessed = getattr(self, f"preprocessed_stimuli_{monkey}")
