@@ -1,14 +1,18 @@
 """The ``neural-datasets`` command line.
 
-Exit status: 0 success, 1 an expected failure (network, checksum, corrupt or
-unwritable cache), 2 a usage error (including an unknown dataset name).
-Expected failures print one clear message and no traceback.
+Exit status (:data:`EPILOG`, shown by ``--help``): 0 success, 1 an expected
+failure (network, checksum, corrupt or unwritable cache), 2 a usage error (a
+bad option or value, an unknown dataset name), 130 interrupted. Expected
+failures print one clear message and no traceback; a closed output pipe
+(``neural-datasets list | head -1``) ends quietly. All of it is decided in
+:func:`main`, the one place that turns exceptions into messages and statuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import textwrap
 import warnings
@@ -17,21 +21,48 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import NeuralDatasetsError, UnknownDatasetError
+from .errors import InvalidArgumentError, NeuralDatasetsError, UnknownDatasetError, command_line
 from .fetching.cache import LAYOUTS, DatasetCache, dataset_cache, offline
 from .registry import available, get_spec
 
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-def _parser() -> argparse.ArgumentParser:
+EPILOG = """\
+exit status:
+  0    success (also when the reader of the output stops early: `| head`)
+  1    a failure the message explains: network, checksum, damaged or unwritable cache
+  2    a usage error: a bad option or value, an unknown dataset name
+  130  interrupted (Ctrl-C); the next fetch resumes where this one stopped
+
+environment variables:
+  NEURAL_DATASETS_HOME     the cache root (default: the platform cache,
+                           e.g. ~/.cache/neural-datasets); --cache-dir overrides it
+  NEURAL_DATASETS_OFFLINE  1: never download, use only what is cached
+  NEURAL_DATASETS_TIMEOUT  seconds without data before a download gives up (default 30)
+  KERAS_HOME               the Keras cache, searched for raw files already downloaded
+
+examples:
+  neural-datasets fetch clickme-sample
+  neural-datasets preview clickme-sample -o clickme.png
+  NEURAL_DATASETS_HOME=/data/neural-datasets neural-datasets fetch clickme-val
+  NEURAL_DATASETS_OFFLINE=1 neural-datasets list
+"""
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's parser by name (for its usage in errors)."""
     parser = argparse.ArgumentParser(
         prog="neural-datasets",
         description="Fetch, verify and inspect the ClickMe and IT-recording datasets.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: dict[str, argparse.ArgumentParser] = {}
 
     def command(name: str, help: str, names: str | None = "?") -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = commands[name] = sub.add_parser(name, help=help, description=help)
         if names:
             optional: dict[str, Any] = {"default": None} if names == "?" else {}
             p.add_argument(
@@ -88,29 +119,62 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
     preview.add_argument("--base-url", help="a mirror with the same relative layout")
-    return parser
+    return parser, commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the CLI; return the exit status (see :data:`EPILOG`)."""
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    usage = commands[args.command]
+    if unknown:  # the command's own usage, not the top level's
+        usage.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits 2
     try:
-        return _COMMANDS[args.command](args)
-    except UnknownDatasetError as exc:
-        print(f"neural-datasets: {exc}", file=sys.stderr)
-        return 2
+        with command_line():
+            status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        return _output_closed()
+    except (UnknownDatasetError, InvalidArgumentError) as exc:
+        _say_error(f"{usage.format_usage()}{usage.prog}: error: {exc}")
+        return EXIT_USAGE
     except NeuralDatasetsError as exc:
-        print(f"neural-datasets: error: {exc}", file=sys.stderr)
-        return 1
+        _say_error(f"neural-datasets: error: {exc}")
+        return EXIT_FAILURE
     except OSError as exc:
-        print(f"neural-datasets: error: {_describe_os_error(exc)}", file=sys.stderr)
-        return 1
+        _say_error(f"neural-datasets: error: {_describe_os_error(exc)}")
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        print(
-            "neural-datasets: interrupted; the next fetch resumes where this one stopped.",
-            file=sys.stderr,
-        )
-        return 130
+        _say_error("neural-datasets: interrupted; the next fetch resumes where this one stopped.")
+        return EXIT_INTERRUPTED
+
+
+def _say_error(message: str) -> None:
+    """Print ``message`` on lines of its own, after clearing any progress bar still drawn."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    try:
+        print(message, file=sys.stderr)
+    except BrokenPipeError:
+        _output_closed()
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (``| head``): a normal end, silent.
+
+    Python would report the unflushed output at exit; pointing stdout at
+    ``/dev/null`` lets it exit quietly.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # not a real file (captured by a test)
+            pass
+    return EXIT_OK
 
 
 def _describe_os_error(exc: OSError) -> str:
@@ -331,7 +395,6 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .errors import InvalidArgumentError
     from .fetching.fetch import fetch
 
     spec = get_spec(args.name)

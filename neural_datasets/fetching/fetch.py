@@ -36,6 +36,7 @@ from ..errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
     OfflineError,
+    option,
 )
 from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
@@ -265,8 +266,27 @@ def _build_once(cache: DatasetCache, build: Callable[[], Path]) -> Path:
         if cache.is_published():  # another process finished while we waited
             return cache.store
         return build()
+    except BaseException:
+        _tidy_after_failure(cache)
+        raise
     finally:
         lock.release()
+
+
+def _tidy_after_failure(cache: DatasetCache) -> None:
+    """Leave no empty folders behind a failed build, nor a lone lock in an empty dataset folder.
+
+    Whatever holds data (a partial download, a conversion to resume) stays.
+    """
+    try:
+        for where, _folders, _files in os.walk(cache.folder, topdown=False):
+            if where != str(cache.folder) and not os.listdir(where):
+                os.rmdir(where)
+        if [child.name for child in cache.folder.iterdir()] == [cache.lock.name]:
+            cache.lock.unlink()
+            cache.folder.rmdir()
+    except OSError:  # a concurrent process is writing there: leave it as it is
+        pass
 
 
 def _require_raw_files_or_network(
@@ -283,9 +303,9 @@ def _require_raw_files_or_network(
         raise OfflineError(
             f"{spec.name} is not in the cache at {cache.folder} ({len(missing)} of "
             f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and NEURAL_DATASETS_OFFLINE "
-            f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point --cache-dir at a cache "
-            f"that holds it, name a folder holding the files with --from, or use a file:// "
-            f"--base-url."
+            f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point {option('cache_dir')} at "
+            f"a cache that holds it, name a folder holding the files with {option('from_dir')}, "
+            f"or use a file:// {option('base_url')}."
         )
 
 
@@ -309,7 +329,7 @@ def _acquire(cache: DatasetCache) -> Any:
             raise
         raise CacheNotWritableError(
             f"Cannot write to the cache at {cache.folder} ({exc.strerror}) and it holds no "
-            f"complete copy of {cache.name}. Choose a writable cache with --cache-dir or "
+            f"complete copy of {cache.name}. Choose a writable cache with {option('cache_dir')} or "
             f"NEURAL_DATASETS_HOME, or fetch it once where the cache is writable."
         ) from exc
     return lock
@@ -323,10 +343,8 @@ def _ensure_raw_files(
     from_dir: str | os.PathLike[str] | None,
 ) -> tuple[dict[str, Path], dict[str, str]]:
     get = _RawFiles(spec, cache, base_url, progress, from_dir)
-    raw_files = {
-        remote.path: get(remote)
-        for remote in _progress(spec.files, progress, f"{spec.name}: files")
-    }
+    with _progress(spec.files, progress, f"{spec.name}: files") as files:  # closed on errors
+        raw_files = {remote.path: get(remote) for remote in files}
     get.say_reused()
     get.checker.warn_first_use()
     return raw_files, get.checker.hashes
@@ -540,7 +558,7 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
         raise CacheNotWritableError(
             f"Cannot remove {cache.name} from the cache at {cache.folder}: the cache is read-only "
             f"to you ({what}: {getattr(cause, 'filename', None) or cache.folder}). Ask the "
-            f"cache's owner to remove it, or use a cache of your own with --cache-dir or "
+            f"cache's owner to remove it, or use a cache of your own with {option('cache_dir')} or "
             f"NEURAL_DATASETS_HOME."
         ) from exc
     return cache.folder

@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..datasets.spec import DatasetSpec
-from ..errors import ChecksumMismatchError, CorruptStoreError, NotEnoughSpaceError
+from ..errors import ChecksumMismatchError, CorruptStoreError, NotEnoughSpaceError, option
 from ..storage.remote import network_timeout
 from .cache import DatasetCache
 from .download import PART_SUFFIX
@@ -210,8 +210,9 @@ def check_free_space(spec: DatasetSpec, cache: DatasetCache, base_url: str | Non
             f"Not enough free space to fetch {spec.name}: it needs about "
             f"{human_bytes(needed)} ({human_bytes(download)} to download + "
             f"{human_bytes(store)} for the converted store) and {human_bytes(free)} is free at "
-            f"{where}. Free some space there, or choose another cache with --cache-dir or "
-            f"NEURAL_DATASETS_HOME (docs: 'Where the cache lives' in README.md)."
+            f"{where}. Free some space there, or choose another cache with "
+            f"{option('cache_dir')} or NEURAL_DATASETS_HOME (docs: 'Where the cache lives' in "
+            "README.md)."
         )
 
 
