@@ -288,7 +288,7 @@ def test_pinned_mismatch_advice_does_not_blame_the_records(tmp_path: Path, http_
     with pytest.raises(nd.ChecksumMismatchError) as info:
         nd.fetch(CLICKME, cache_dir=tmp_path, base_url=http_mirror.url, progress=False)
     message = str(info.value)
-    assert "pins this checksum" in message and "check your network and --base-url" in message
+    assert "pins this checksum" in message and "check your network and base_url=" in message
     assert "is not a valid TFRecord file: it is an HTML page" in message
     assert f"delete {tmp_path}" not in message and "to trust the new file" not in message
 

@@ -12,8 +12,9 @@ or a 5xx answer is retried with exponential backoff, resuming with an HTTP
 ``Range`` (answers 200) restarts the file from byte 0. Retries stop once no
 byte has arrived for ``NEURAL_DATASETS_TIMEOUT`` seconds (default 30), so a
 dead network fails in about that long. A missing network is not retried: a
-host name that does not resolve, a refused connection or an unreachable
-network fails at the first attempt, with one paragraph naming the host, the
+host name that does not resolve or an unreachable network fails at the first
+attempt, and refused connections (a server restarting?) are retried for
+:data:`REFUSED_RETRY_S` seconds only; then one paragraph names the host, the
 cause and what to do (``NEURAL_DATASETS_OFFLINE``, a mirror).
 """
 
@@ -24,13 +25,15 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import unquote, urlparse
 
 from ..errors import DownloadError, option
 from ..storage.remote import network_timeout
 
 PART_SUFFIX = ".part"
+REFUSED_RETRY_S = 3.0
+"""How long refused connections are retried: long enough for a server to restart."""
 
 
 class ResumableDownloader:
@@ -92,7 +95,7 @@ class ResumableDownloader:
         part = output.with_name(output.name + PART_SUFFIX)
         delay = self.backoff
         last_error: BaseException | None = None
-        last_progress = time.monotonic()
+        last_progress = first_try = time.monotonic()
         attempts = 0
         for attempts in range(1, self.retries + 2):
             have = _size_of(part)
@@ -101,7 +104,14 @@ class ResumableDownloader:
             except _Retryable as exc:
                 last_error = exc.__cause__ or exc
                 if (unreachable := no_network(last_error)) is not None:
-                    raise DownloadError(_unreachable_message(url, unreachable, part)) from None
+                    waited = time.monotonic() + delay - first_try
+                    if (
+                        not unreachable.refused
+                        or waited > REFUSED_RETRY_S
+                        or attempts > self.retries
+                    ):
+                        message = _unreachable_message(url, unreachable.cause, part, attempts)
+                        raise DownloadError(message) from None
                 if _size_of(part) != have:
                     last_progress = time.monotonic()
                 if time.monotonic() + delay - last_progress > self.give_up_after:
@@ -206,8 +216,16 @@ class _Retryable(Exception):
     pass
 
 
-def no_network(error: BaseException) -> str | None:
-    """Why ``error`` shows there is no way to the server (not a flaky one), or None.
+class NoRoute(NamedTuple):
+    """Why a server cannot be reached at all, as opposed to a flaky transfer."""
+
+    cause: str
+    refused: bool
+    """A refused connection, which a restarting server also gives: worth a short retry."""
+
+
+def no_network(error: BaseException) -> NoRoute | None:
+    """Why ``error`` shows there is no way to the server, or None for other errors.
 
     Looks through the chain of causes (requests wraps urllib3 wraps socket)
     for a host name that does not resolve, a refused connection or an
@@ -216,7 +234,7 @@ def no_network(error: BaseException) -> str | None:
     Examples
     --------
     >>> import socket
-    >>> no_network(socket.gaierror(-2, "Name or service not known"))
+    >>> no_network(socket.gaierror(-2, "Name or service not known")).cause
     'the host name could not be resolved (Name or service not known)'
     >>> no_network(TimeoutError("timed out")) is None
     True
@@ -229,11 +247,13 @@ def no_network(error: BaseException) -> str | None:
             continue
         seen.add(id(cause))
         if isinstance(cause, socket.gaierror):
-            return f"the host name could not be resolved ({cause.strerror or cause})"
+            return NoRoute(
+                f"the host name could not be resolved ({cause.strerror or cause})", False
+            )
         if isinstance(cause, ConnectionRefusedError):
-            return "the connection was refused (nothing listens at that address and port)"
+            return NoRoute("the connection was refused (nothing listens at that port)", True)
         if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return f"the network is unreachable ({cause.strerror})"
+            return NoRoute(f"the network is unreachable ({cause.strerror})", False)
         reason = getattr(cause, "reason", None)
         pending += [cause.__cause__, cause.__context__]
         pending += [reason] if isinstance(reason, BaseException) else []
@@ -241,10 +261,11 @@ def no_network(error: BaseException) -> str | None:
     return None
 
 
-def _unreachable_message(url: str, cause: str, part: Path) -> str:
+def _unreachable_message(url: str, cause: str, part: Path, attempts: int) -> str:
     host = urlparse(url).netloc
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
     return (
-        f"Could not download {url}: {cause}, so {host} cannot be reached from this machine. "
+        f"Could not download {url}: {cause}{tries}, so {host} cannot be reached from this machine. "
         f"Without a network, set NEURAL_DATASETS_OFFLINE=1 to use only what is already "
         f"cached (and bring files in with {option('from_dir')}); with one, check it (a proxy, "
         f"a firewall?) or use a mirror with {option('base_url')}.{_kept(part)}"
