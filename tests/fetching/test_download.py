@@ -61,7 +61,9 @@ def test_404_fails_at_once_with_advice(tmp_path: Path, site) -> None:
 def test_connection_refused_is_retried_then_explained(tmp_path: Path) -> None:
     with LocalHTTPServer(tmp_path) as server:
         url = server.url
-    with pytest.raises(DownloadError, match=r"connection was refused .* \(after 3 attempts\)") as info:
+    with pytest.raises(
+        DownloadError, match=r"connection was refused .* \(after 3 attempts\)"
+    ) as info:
         ResumableDownloader(progress=False, retries=2, backoff=0)(f"{url}/x", tmp_path / "x")
     assert "bytes received" not in str(info.value)  # nothing arrived, so nothing is kept
 
