@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # the command's own usage, not the top level's
         usage.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits 2
     try:
-        with command_line():
+        with command_line(), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             status = _COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return status
@@ -148,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say_error("neural-datasets: interrupted; the next fetch resumes where this one stopped.")
         return EXIT_INTERRUPTED
+
+
+def _show_warning(message: Warning | str, *_where: Any, **_how: Any) -> None:
+    """Warnings as one line of ours, without Python's file and line."""
+    print(f"neural-datasets: warning: {message}", file=sys.stderr)
 
 
 def _say_error(message: str) -> None:
