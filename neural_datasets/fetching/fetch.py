@@ -40,6 +40,7 @@ from ..errors import (
 )
 from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
+from ..storage.manifest import missing_files
 from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require_folder
 from .cache import DatasetCache, dataset_cache, offline
 from .download import ResumableDownloader
@@ -47,6 +48,8 @@ from .hashes import HashRecords, UnpinnedFileWarning, check_file, expected_check
 from .space import check_free_space
 
 LOCK_NOTICE_AFTER_S = 2.0
+REMOVING = ".removing-"
+"""Infix of a folder that ``remove`` renamed before deleting it."""
 
 
 def fetch(
@@ -136,7 +139,7 @@ def fetch(
     cache = dataset_cache(name, cache_dir, layout or spec.default_layout)
     converter = spec.converter(cache.layout)
     require_folder(from_dir)
-    if cache.is_published():
+    if _intact(cache):
         return cache.store
     _require_raw_files_or_network(spec, cache, base_url, from_dir)
 
@@ -263,20 +266,40 @@ def _build_once(cache: DatasetCache, build: Callable[[], Path]) -> Path:
     """Run ``build`` under the cache's lock unless another process published the store."""
     lock = _acquire(cache)
     try:
-        if cache.is_published():  # another process finished while we waited
+        if _intact(cache, say=True):  # another process finished while we waited
             return cache.store
         return build()
     except BaseException:
-        _tidy_after_failure(cache)
+        _tidy(cache)
         raise
     finally:
         lock.release()
 
 
-def _tidy_after_failure(cache: DatasetCache) -> None:
-    """Leave no empty folders behind a failed build, nor a lone lock in an empty dataset folder.
+def _intact(cache: DatasetCache, say: bool = False) -> bool:
+    """True when the store is published and holds every file its manifest lists.
+
+    A store sealed once but missing files since (a deleted checksum group) is
+    rebuilt from the raw files by the caller; ``say`` announces it.
+    """
+    if not cache.is_published():
+        return False
+    lost = missing_files(cache.store)
+    if lost and say:
+        print(
+            f"neural-datasets: {cache.store} lacks {len(lost)} of the files its manifest lists "
+            f"(e.g. {lost[0]}), deleted since it was published; rebuilding it from the raw files "
+            f"(the damaged store is moved to {cache.quarantine}).",
+            file=sys.stderr,
+        )
+    return not lost
+
+
+def _tidy(cache: DatasetCache) -> None:
+    """Leave no empty folders (a failed build, ``rm``), nor a lone lock in an empty dataset folder.
 
     Whatever holds data (a partial download, a conversion to resume) stays.
+    Called with the lock held.
     """
     try:
         for where, _folders, _files in os.walk(cache.folder, topdown=False):
@@ -532,6 +555,12 @@ def _progress(items: Any, enabled: bool, desc: str) -> Any:
 def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Delete dataset ``name`` from the cache (store, raw files, records); return its folder.
 
+    The dataset's folder goes too (its lock included) unless it holds files of
+    someone else's. Each store is first renamed out of the way, so a process
+    opening the dataset meanwhile finds it absent (and fetches it again once
+    this returns), never half deleted; a process already reading it is told
+    that the store was removed while in use.
+
     Examples
     --------
     >>> remove("clickme-sample")  # doctest: +SKIP
@@ -543,11 +572,15 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
         lock = _acquire(cache)
         try:
             owned = (*cache.layout_stores(), cache.raw, cache.quarantine, cache.hashes)
-            for path in (*owned, cache.extracted):
+            leftovers = cache.folder.glob(f"*{REMOVING}*")  # an interrupted rm's
+            for path in (*owned, cache.extracted, *leftovers):
                 if path.is_dir():
-                    shutil.rmtree(path)
+                    doomed = path.with_name(f"{path.name}{REMOVING}{os.getpid()}")
+                    os.replace(path, doomed)  # gone at once for readers that open it
+                    shutil.rmtree(doomed)
                 elif path.exists():
                     path.unlink()
+            _tidy(cache)
         finally:
             lock.release()
     except (CacheNotWritableError, OSError) as exc:
