@@ -202,10 +202,12 @@ def _list(args: argparse.Namespace) -> int:
 
     lookup = args.lookup and not offline()
     rows = [("NAME", "FILES", "DOWNLOAD", "SAMPLES", "STORE", "STATE", "DESCRIPTION")]
+    failures: list[str] = []
     for name in available():
         spec = get_spec(name)
         cache = dataset_cache(name, args.cache_dir, spec.default_layout)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
+        failures += [sizes.lookup_failure] if sizes.lookup_failure else []
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
         published = [other.layout for other in _published(cache)]
         state = _state(spec.default_layout, published, bool(_prefixes(cache)))
@@ -224,10 +226,12 @@ def _list(args: argparse.Namespace) -> int:
     if "~" in shown:
         print("~ estimated: the store's size before it is built, or a count from the download size")
     if "?" in shown:
-        print(
-            "? not known yet: `neural-datasets list --lookup` or `neural-datasets info NAME` "
-            "asks the server (HEAD requests, remembered in the cache)"
+        advice = (
+            "`neural-datasets list --lookup` or `neural-datasets info NAME` asks the server "
+            "(HEAD requests, remembered in the cache)"
         )
+        why = _why_unknown(args.lookup, failures, advice)
+        print(f"? not known{'' if args.lookup else ' yet'}: {why}")
     if any(row[5] == "prefix" for row in rows[1:]):
         print(
             "prefix: only the first shards are cached, for a subset (`neural-datasets info NAME`)"
@@ -235,6 +239,29 @@ def _list(args: argparse.Namespace) -> int:
     if any(row[5].startswith("cached:") for row in rows[1:]):
         print("cached:LAYOUT: cached in that layout, not the default one (sizes are the default's)")
     return 0
+
+
+def _why_unknown(asked: bool, failures: list[str], not_asked: str) -> str:
+    """Why sizes are unknown, for ``list`` and ``info``: not asked, offline, or unreachable.
+
+    Examples
+    --------
+    >>> _why_unknown(False, [], "not asked")
+    'not asked'
+    >>> print(_why_unknown(True, ["a.invalid could not be asked: its name does not resolve"], ""))
+    the servers could not be asked (a.invalid could not be asked: its name does not resolve); \
+without a network, NEURAL_DATASETS_OFFLINE=1 skips the lookup
+    """
+    if not asked:
+        return not_asked
+    if offline():
+        return "NEURAL_DATASETS_OFFLINE is set, so no server was asked"
+    if failures:
+        return (
+            f"the servers could not be asked ({failures[0]}); without a network, "
+            f"NEURAL_DATASETS_OFFLINE=1 skips the lookup"
+        )
+    return "the server gave no size"
 
 
 def _published(cache: DatasetCache) -> list[DatasetCache]:
@@ -271,6 +298,8 @@ def _info(args: argparse.Namespace) -> int:
     spec = get_spec(args.name)
     cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
+    failures = [sizes.lookup_failure] if sizes.lookup_failure else []
+    unknown = _why_unknown(not args.no_lookup, failures, "not asked (--no-lookup)")
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
     print(spec.name)
     for label, text in (
@@ -282,7 +311,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  base url: {spec.base_url}")
     pinned = sum(1 for f in spec.files if f.sha256)
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
-    print(f"  download: {sizes.download} ({_how(sizes.download.how, 'the server gave no size')})")
+    print(f"  download: {sizes.download} ({_how(sizes.download.how, unknown)})")
     print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
     others = ", ".join(layout for layout in LAYOUTS if layout != cache.layout)
     print(f"  layout: {cache.layout} (the default; also: {others}, with `--layout`)")
