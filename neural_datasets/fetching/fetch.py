@@ -20,12 +20,14 @@ only the leading files that hold them, into a prefix store of their own
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require
 from .cache import DatasetCache, dataset_cache, offline
 from .download import ResumableDownloader
 from .hashes import HashRecords, UnpinnedFileWarning, check_file, expected_checksum, move_aside
-from .space import check_free_space
+from .space import check_free_space, dataset_sizes, file_sizes, human_bytes
 
 LOCK_NOTICE_AFTER_S = 2.0
 REMOVING = ".removing-"
@@ -61,6 +63,7 @@ def fetch(
     from_dir: str | os.PathLike[str] | None = None,
     layout: str | None = None,
     records: int | None = None,
+    download: bool = True,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -98,6 +101,12 @@ def fetch(
         (``store-first<K>.zarr``) holding *at least* ``records`` records; see
         :func:`fetch_leading`. Default (and for datasets that cannot count
         their records per file): the whole dataset.
+    download
+        Download what the cache lacks (default; the size is printed first
+        when ``progress``). ``False``: use only what is on this machine (the
+        cache, ``from_dir``, the Keras cache, ``file://`` URLs), and raise
+        :class:`~neural_datasets.errors.OfflineError` saying what is missing
+        otherwise, as ``NEURAL_DATASETS_OFFLINE=1`` does.
 
     Returns
     -------
@@ -125,6 +134,17 @@ def fetch(
     >>> nd.fetch("clickme-sample", cache_dir=cache, progress=False).name
     'store.zarr'
     """
+    if not download:
+        with _downloads_off():
+            return fetch(
+                name,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                from_dir=from_dir,
+                layout=layout,
+                records=records,
+            )
     if records is not None:
         return fetch_leading(
             name,
@@ -145,6 +165,8 @@ def fetch(
 
     def build() -> Path:
         check_free_space(spec, cache, base_url)
+        if progress:
+            _announce_download(spec, cache, base_url, from_dir)
         raw_files, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
         return _convert_and_publish(spec, converter, cache, raw_files, hashes, progress)
 
@@ -161,6 +183,7 @@ def fetch_leading(
     progress: bool = True,
     from_dir: str | os.PathLike[str] | None = None,
     layout: str | None = None,
+    download: bool = True,
 ) -> Path:
     """A published store holding at least the first ``records`` records of ``name``; its path.
 
@@ -181,7 +204,7 @@ def fetch_leading(
         How many leading records are needed (at least 1).
     request
         What needs them, for the messages (e.g. ``"train[:1000]"``).
-    cache_dir, base_url, progress, from_dir, layout
+    cache_dir, base_url, progress, from_dir, layout, download
         As for :func:`fetch`.
 
     Raises
@@ -191,6 +214,18 @@ def fetch_leading(
     """
     if isinstance(records, bool) or not isinstance(records, int) or records < 1:
         raise InvalidArgumentError(f"records={records!r}: give a positive number of records.")
+    if not download:
+        with _downloads_off():
+            return fetch_leading(
+                name,
+                records,
+                request=request,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                from_dir=from_dir,
+                layout=layout,
+            )
     spec = get_spec(name)
     whole = dataset_cache(name, cache_dir, layout or spec.default_layout)
     converter = spec.converter(whole.layout)
@@ -318,18 +353,74 @@ def _require_raw_files_or_network(
     base_url: str | None,
     from_dir: str | os.PathLike[str] | None,
 ) -> None:
-    if not offline() or (base_url or spec.base_url).startswith("file://"):
+    refusal = _download_refusal()
+    if refusal is None or (base_url or spec.base_url).startswith("file://"):
         return
     have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
     missing = missing_without_copy(spec.files, have, from_dir)
     if missing:
+        why, allow = refusal
+        size = dataset_sizes(spec, cache, base_url).download
+        how_big = (
+            f"{size} in all"
+            if size.value is not None
+            else f"`neural-datasets info {spec.name}` tells its size"
+        )
         raise OfflineError(
             f"{spec.name} is not in the cache at {cache.folder} ({len(missing)} of "
-            f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and NEURAL_DATASETS_OFFLINE "
-            f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point {option('cache_dir')} at "
-            f"a cache that holds it, name a folder holding the files with {option('from_dir')}, "
-            f"or use a file:// {option('base_url')}."
+            f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and {why} forbids "
+            f"downloading. {allow[0].upper()}{allow[1:]} to download it ({how_big}), point "
+            f"{option('cache_dir')} at a cache that holds it, name a folder holding the files "
+            f"with {option('from_dir')}, or use a file:// {option('base_url')}."
         )
+
+
+_DOWNLOADS_ALLOWED: ContextVar[bool] = ContextVar("neural_datasets_downloads", default=True)
+
+
+@contextlib.contextmanager
+def _downloads_off() -> Iterator[None]:
+    """``download=False``: within this block, fetch uses only what is on this machine."""
+    token = _DOWNLOADS_ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _DOWNLOADS_ALLOWED.reset(token)
+
+
+def _download_refusal() -> tuple[str, str] | None:
+    """``(what forbids downloading, how to allow it)``, or None when downloads are allowed."""
+    if not _DOWNLOADS_ALLOWED.get():
+        return "download=False", "pass download=True"
+    if offline():
+        return "NEURAL_DATASETS_OFFLINE", "unset NEURAL_DATASETS_OFFLINE"
+    return None
+
+
+def _announce_download(
+    spec: DatasetSpec,
+    cache: DatasetCache,
+    base_url: str | None,
+    from_dir: str | os.PathLike[str] | None,
+) -> None:
+    """Say how much will be downloaded, and where to, before the first byte is."""
+    if (base_url or spec.base_url).startswith("file://"):
+        return  # a copy from this machine, not a download
+    have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
+    missing = set(missing_without_copy(spec.files, have, from_dir))
+    if not missing:
+        return
+    sizes = file_sizes(spec, cache, base_url, lookup=True)
+    needed = [size for r, size in zip(spec.files, sizes) if r.path in missing]
+    known = [size for size in needed if size is not None]
+    amount = human_bytes(sum(known)) if known else "size unknown"
+    if known and len(known) < len(needed):
+        amount = f"at least {amount}"
+    print(
+        f"neural-datasets: downloading {spec.name}: {len(needed)} of {len(spec.files)} files, "
+        f"{amount}, into {cache.folder}.",
+        file=sys.stderr,
+    )
 
 
 def _acquire(cache: DatasetCache) -> Any:
@@ -455,9 +546,11 @@ class _RawFiles:
         if copy is not None and _adopt(copy, path, remote, checker):
             self.reuse.add(copy, path.stat().st_size)
             return path
-        if offline() and not url.startswith("file://"):
+        refusal = _download_refusal()
+        if refusal is not None and not url.startswith("file://"):
             raise OfflineError(
-                f"{remote.path} of {spec.name} is missing and NEURAL_DATASETS_OFFLINE is set."
+                f"{remote.path} of {spec.name} is missing and {refusal[0]} forbids downloading "
+                f"it; {refusal[1]} to download it."
             )
         self.downloader(url, path)
         checker(path, remote, url)

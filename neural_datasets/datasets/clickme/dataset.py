@@ -86,6 +86,11 @@ class ClickMe(StoreDataset):
         the end, and ``classes=``, need the whole split unless the registry
         knows its exact length. ``partial=False`` always fetches the whole
         split.
+    download
+        Download the split if the cache lacks it (default; its size is
+        printed first). ``False``: use only what is on this machine, and
+        raise :class:`~neural_datasets.errors.OfflineError` (saying how big
+        the download is) when it is not there (torchvision's convention).
 
     Examples
     --------
@@ -140,6 +145,7 @@ class ClickMe(StoreDataset):
         progress: bool = True,
         layout: str | None = None,
         partial: bool = True,
+        download: bool = True,
     ) -> None:
         if not isinstance(split, str):
             choice("split", split, SPLITS, "a ClickMe split")  # raises the TypeError
@@ -174,6 +180,7 @@ class ClickMe(StoreDataset):
             layout=layout,
             records=need,
             request=split if indices is None else f"{split} with indices",
+            download=download,
         )
         self.split = name  # until the slice is applied, for the messages and the repr
         length = len(self)
