@@ -39,3 +39,46 @@ def test_tf_dataset_refuses_a_name_bad_epochs_and_speaks_tf(clickme: nd.ClickMe)
     with pytest.raises(InvalidArgumentError, match=r"drop_remainder=False") as caught:
         dataset(clickme, 100)
     assert "drop_last" not in str(caught.value)
+
+
+def test_tf_as_supervised_yields_input_target_tuples(clickme: nd.ClickMe) -> None:
+    import numpy as np
+
+    from neural_datasets.tf import dataset, it_dataset
+
+    images, labels = next(iter(dataset(clickme, 4, shuffle=False, as_supervised=True)))
+    assert images.shape == (4, 256, 256, 3) and labels.numpy().tolist() == list(clickme.labels[:4])
+    it = nd.ITRecordings("arcaro2020-sample", progress=False)
+    pairs = it_dataset(it, "red_central_it", (50, 90), 2, stimulus_size=32, as_supervised=True)
+    stimuli, responses = next(iter(pairs))
+    assert stimuli.shape[:3] == (2, 32, 32) and np.isfinite(responses.numpy()).all()
+
+    class NoKeys:
+        def __len__(self) -> int:
+            return 4
+
+        def read_batch(self, indices: object) -> dict:
+            return {}
+
+    with pytest.raises(InvalidArgumentError, match="as_supervised=True: NoKeys names no"):
+        dataset(NoKeys(), 2, as_supervised=True)
+
+
+def test_torch_transform_runs_on_each_batch_and_sample(clickme: nd.ClickMe) -> None:
+    import torch
+
+    from neural_datasets.torch import ClickMeDataset, ITPairs, loader
+
+    def to_float(batch: dict) -> dict:
+        return {**batch, "image": batch["image"].float() / 255}
+
+    ds = ClickMeDataset(clickme, transform=to_float)
+    assert ds[0]["image"].dtype == torch.float32 and ds[0]["image"].max() <= 1
+    batch = next(iter(loader(ds, 8, shuffle=False)))
+    assert batch["image"].dtype == torch.float32 and batch["image"].shape == (8, 3, 256, 256)
+    assert torch.equal(batch["label"], torch.as_tensor(clickme.labels[:8]))
+    it = nd.ITRecordings("arcaro2020-sample", progress=False)
+    pairs = ITPairs(
+        it, "red_central_it", (50, 90), stimulus_size=32, transform=lambda b: b["response"]
+    )
+    assert pairs[[0, 1]].shape[0] == 2

@@ -132,6 +132,8 @@ class ClickMe(StoreDataset):
     """The ``indices=``/``classes=`` filters and :meth:`subset` calls that made this view."""
 
     thread_safe = True
+    supervised_keys = ("image", "label")
+    """The (input, target) of a sample, for ``as_supervised=True`` (TFDS's name)."""
     """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
 
     def __init__(
