@@ -113,7 +113,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
     path.add_argument("--layout", choices=LAYOUTS, help="the store of this layout")
-    command("rm", "delete a dataset from the cache", "1")
+    command(
+        "rm",
+        "delete a dataset from the cache, its folder and lock included; waits for a fetch in "
+        "progress, and processes still reading it are told it was removed",
+        "1",
+    )
     command("pin", "print registry checksum lines for the files recorded on first download", "1")
     preview = command("preview", "write a PNG preview of a dataset", "1")
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
