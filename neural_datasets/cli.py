@@ -59,10 +59,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands: dict[str, argparse.ArgumentParser] = {}
 
     def command(name: str, help: str, names: str | None = "?") -> argparse.ArgumentParser:
-        p = commands[name] = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help)
         if names:
             optional: dict[str, Any] = {"default": None} if names == "?" else {}
             p.add_argument(
@@ -124,7 +123,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
     preview.add_argument("--base-url", help="a mirror with the same relative layout")
-    return parser, commands
+    # score (issue 23): its arguments and code live in neural_datasets/metrics/command.py
+    from .metrics import command as score_command
+
+    score_help = "score a model against humans (ClickMe) or IT sites; prints a table or JSON"
+    score_command.add_arguments(sub.add_parser("score", help=score_help, description=score_help))
+    return parser, sub.choices
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -453,6 +457,12 @@ def _preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from .metrics.command import run
+
+    return run(args)
+
+
 _COMMANDS = {
     "list": _list,
     "info": _info,
@@ -462,6 +472,7 @@ _COMMANDS = {
     "rm": _rm,
     "pin": _pin,
     "preview": _preview,
+    "score": _score,
 }
 
 if __name__ == "__main__":

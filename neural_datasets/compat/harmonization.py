@@ -459,3 +459,112 @@ def torch_loader(
     _require_a_batch(source, batch_size)
     batches = loader(source, batch_size, shuffle=False, drop_last=True, num_workers=num_workers)
     return TorchBatches(batches, channels_last=layout == "NHWC", device=device)
+
+
+# --- training names (harmonization.training): start ----------------------------------------
+# Harmonization's training API, over neural_datasets.harmonize.tf (TensorFlow imported on use).
+# Same argument order as the original; images NHWC, true_heatmaps (B, H, W).
+
+__all__ += [
+    "harmonizer_loss",
+    "pyramidal_mse_with_tokens",
+    "pyramidal_representation",
+    "standardize_cut",
+]
+
+
+def standardize_cut(heatmaps: Any, axes: tuple[int, int] = (1, 2), epsilon: float = 1e-5) -> Any:
+    """The original's ``standardize_cut``: ``relu((h - mean) / (std + epsilon))`` over ``axes``.
+
+    Examples
+    --------
+    >>> standardize_cut(np.array([[[0.0, 2.0], [0.0, 2.0]]], np.float32)).numpy().round(4).tolist()
+    [[[0.0, 1.0], [0.0, 1.0]]]
+    """
+    from ..harmonize import tf as harmonize
+
+    if tuple(axes) != (1, 2):
+        import tensorflow as tf
+
+        mean = tf.reduce_mean(heatmaps, axes, keepdims=True)
+        std = tf.math.reduce_std(heatmaps, axes, keepdims=True)
+        return tf.nn.relu((heatmaps - mean) / (std + epsilon))
+    return harmonize.standardize_cut(heatmaps, epsilon)
+
+
+def pyramidal_representation(image: Any, num_levels: int) -> list[Any]:
+    """The original's ``pyramidal_representation``: ``image`` (NHWC) and ``num_levels`` reductions.
+
+    Examples
+    --------
+    >>> [int(level.shape[1]) for level in pyramidal_representation(np.ones((1, 8, 8, 1)), 2)]
+    [8, 4, 2]
+    """
+    from ..harmonize import tf as harmonize
+
+    return harmonize.pyramidal_representation(np.asarray(image, np.float32), num_levels)
+
+
+def pyramidal_mse_with_tokens(
+    true_heatmaps: Any, predicted_heatmaps: Any, tokens: Any, nb_levels: int = 5
+) -> Any:
+    """The original's ``pyramidal_mse_with_tokens`` on ``(B, H, W)`` maps.
+
+    Examples
+    --------
+    >>> maps = np.zeros((2, 8, 8), np.float32)
+    >>> float(pyramidal_mse_with_tokens(maps, maps + 1, np.ones(2, np.float32), 1))
+    1.0
+    """
+    from ..harmonize import tf as harmonize
+
+    return harmonize.pyramidal_mse(true_heatmaps, predicted_heatmaps, tokens, nb_levels)
+
+
+def harmonizer_loss(
+    model: Any,
+    images: Any,
+    tokens: Any,
+    labels: Any,
+    true_heatmaps: Any,
+    cross_entropy: Any = None,
+    lambda_weights: float = 1e-5,
+    lambda_harmonization: float = 1.0,
+) -> list[Any]:
+    """The original's ``harmonizer_loss``: the gradients of the loss, one per trainable variable.
+
+    ``cross_entropy`` (``None``: label-smoothed 0.1, from logits, as the
+    original's default) is called as ``cross_entropy(labels, logits)``.
+    For a loss to differentiate yourself, or ``model.fit``, see
+    :mod:`neural_datasets.harmonize.tf`.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> model = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Flatten(),
+    ...                              tf.keras.layers.Dense(4)])
+    >>> gradients = harmonizer_loss(model, tf.random.uniform((2, 8, 8, 3)), tf.ones(2),
+    ...                             tf.one_hot([0, 1], 4), tf.random.uniform((2, 8, 8)))
+    >>> [tuple(g.shape) for g in gradients]
+    [(192, 4), (4,)]
+    """
+    import tensorflow as tf
+
+    from ..harmonize import tf as harmonize
+
+    images = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        terms = harmonize.loss_terms(
+            model,
+            images,
+            labels,
+            true_heatmaps,
+            tokens,
+            lambda_weights=lambda_weights,
+            lambda_harmonization=lambda_harmonization,
+            cross_entropy=cross_entropy,
+        )
+    return tape.gradient(terms.loss, model.trainable_variables)
+
+
+# --- training names (harmonization.training): end ------------------------------------------

@@ -341,3 +341,259 @@ def _extract_atomically(archive: Path, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(building, ignore_errors=True)
+
+
+# ---- Scoring: neural_harmonizer.evaluation.{metrics,neural_benchmark} (issue 23) -------------
+# Upstream's public scoring names with upstream's signatures, computed by
+# neural_datasets.metrics in NumPy (no TensorFlow needed except for Keras models). Where the
+# published code does not run, these give what it meant; docs/scoring.md lists each case.
+
+from collections.abc import Sequence  # noqa: E402 (kept inside this block, see above)
+
+EPSILON = 1e-9
+"""Upstream's ``EPSILON`` (its Dice/IoU denominators)."""
+
+
+def tf_pearson_loss(x: Any, y: Any, axis: int = -1) -> np.ndarray:
+    """Pearson correlation along ``axis`` as a centred cosine, as upstream (a NumPy array).
+
+    Examples
+    --------
+    >>> round(float(tf_pearson_loss(np.array([1.0, 2.0, 4.0]), np.array([2.0, 4.0, 8.0]))), 6)
+    1.0
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x = x - x.mean(axis, keepdims=True)
+    y = y - y.mean(axis, keepdims=True)
+    norms = np.sqrt((x * x).sum(axis)) * np.sqrt((y * y).sum(axis))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((x * y).sum(axis) / norms)
+
+
+def brain_score(
+    X_train: Any,
+    Y_train: Any,
+    X_test: Any,
+    Y_test: Any,
+    n_components: int = 25,
+    reducer: str = "median",
+    correlation_fn: str = "pearson",
+    *,
+    tol: float | None = 1e-4,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Upstream's ``brain_score``: PLS from ``X_train`` to ``Y_train``, scored on the test rows.
+
+    Returns ``(score, pls_kernel, Y_pred)``: the median (or mean) over sites of the
+    correlation between ``Y_pred = X_test @ pls_kernel`` and ``Y_test`` over rows; the
+    kernel is ``(features, sites)`` float32. As published it fails with current
+    scikit-learn (``coef_`` is now ``(sites, features)``); this is its meaning: the kernel
+    in the old orientation. Also fixed: ``n_components`` is used (upstream always fit 25),
+    and ``correlation_fn="spearman"`` gives per-site Spearman (upstream's branch refers to
+    undefined names). ``tol=1e-4`` is upstream's unconverged setting; ``tol=None`` converges.
+    Like upstream, ``Y_pred`` has no intercept (a per-site constant no correlation sees).
+    """
+    from ..metrics.it import _correlate_columns
+    from ..metrics.pls import fit_pls
+
+    if correlation_fn not in ("pearson", "spearman"):
+        raise ValueError("Unknown correlation metric")
+    fits = fit_pls(np.asarray(X_train), np.asarray(Y_train), n_components, tol=tol)
+    kernel = fits.coef[0].astype(np.float32)
+    predicted = np.asarray(X_test, dtype=np.float32) @ kernel
+    correlations = _correlate_columns(
+        predicted[None].astype(np.float64),
+        np.asarray(Y_test, dtype=np.float32)[None].astype(np.float64),
+        correlation_fn,  # type: ignore[arg-type]
+    )[0]
+    score = np.median(correlations) if reducer == "median" else np.mean(correlations)
+    return float(score), kernel, predicted
+
+
+def highest_off_diagonal(correlation_matrix: Any) -> float:
+    """The largest entry of a square matrix off its diagonal (NaN entries skipped).
+
+    Examples
+    --------
+    >>> highest_off_diagonal(np.array([[1.0, 0.2], [0.5, 1.0]]))
+    0.5
+    """
+    matrix = np.asarray(correlation_matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError("Matrix is not square!")
+    off = matrix[~np.eye(len(matrix), dtype=bool)]
+    off = off[~np.isnan(off)]
+    return float(off.max()) if off.size else -float("inf")
+
+
+def ceiling_score(
+    neural_array: Any, time_a: int = 100, time_b: int = 150, correlation_fn: str = "pearson"
+) -> float:
+    """Upstream's ``ceiling_score`` on a raw ``(image, x, y, time, site)`` array, exactly.
+
+    Its arithmetic (``metrics.site_ceiling(..., legacy=True)``): per image, the best mean
+    row-wise Pearson correlation between two sites' maps, its last site left out, never
+    below 0; averaged over images. For the intended ceiling use
+    :func:`neural_datasets.metrics.it_ceiling`. Upstream's ``"spearman"`` branch fails
+    (an ``IndexError`` on 2-D maps); here it is refused with a ``ValueError``.
+    """
+    from ..metrics.it import site_ceiling
+
+    if correlation_fn != "pearson":
+        raise ValueError(
+            f"correlation_fn={correlation_fn!r}: upstream's ceiling_score only ever ran with "
+            f"'pearson'; use neural_datasets.metrics.it_ceiling for other ceilings"
+        )
+    maps = np.asarray(neural_array)[:, :, :, time_a:time_b].mean(axis=3, dtype=np.float64)
+    return site_ceiling(maps, legacy=True).value
+
+
+def spearmanr_sim(
+    explanations1: Any, explanations2: Any, reducers: Sequence[int] = (1, 4, 16)
+) -> dict[int, list[float]]:
+    """Per image Spearman correlation of two sets of maps, each resized down by each reducer.
+
+    Maps ``(N, H, W)`` or ``(N, H, W, 1)`` are resized to ``int(H / reducer)`` square with
+    ``tf.image.resize``'s bilinear arithmetic (half-pixel centres, no antialiasing).
+    """
+    from scipy.stats import spearmanr
+
+    from ..metrics.it_model import _bilinear_weights
+
+    a = np.asarray(explanations1, dtype=np.float32).reshape(np.shape(explanations1)[:3])
+    b = np.asarray(explanations2, dtype=np.float32).reshape(np.shape(explanations2)[:3])
+    sims: dict[int, list[float]] = {}
+    for reducer in reducers:
+        side = int(a.shape[1] / reducer)
+        rows, cols = _bilinear_weights(a.shape[1], side), _bilinear_weights(a.shape[2], side)
+        small_a = np.einsum("ah,bw,nhw->nab", rows, cols, a)
+        small_b = np.einsum("ah,bw,nhw->nab", rows, cols, b)
+        sims[reducer] = [
+            float(spearmanr(x.ravel(), y.ravel())[0]) for x, y in zip(small_a, small_b)
+        ]
+    return sims
+
+
+def resizing_activity(activity_array: Any, grid_size: int = 17) -> np.ndarray:
+    """Upstream's pooling of a layer's maps to the grid (``metrics.features_on_grid``, legacy).
+
+    Upstream allocates exactly 14 images; this takes any number.
+    """
+    from ..metrics.it_model import features_on_grid
+
+    return features_on_grid(activity_array, grid_size, max_units=None, legacy=True)
+
+
+def score_features(
+    X_features: Any,
+    Y: Any,
+    grid_size: int = 17,
+    reducer: str = "median",
+    correlation_fn: str = "pearson",
+) -> tuple[list[float], list[float], list[float]]:
+    """Upstream's leave-one-image-out scoring: ``(score, dice_act_4, dice_act_1)``, each
+    ``[mean, std]`` over held-out images.
+
+    ``score`` is :func:`~neural_datasets.metrics.it_predictivity` at upstream's ``tol=1e-4``;
+    ``dice_act_*`` is the Spearman correlation (upstream's name says Dice) between the
+    site-averaged predicted and recorded maps, at the full grid and 4x smaller. Upstream
+    hard-codes 14 images; this takes any number (at least 3).
+    """
+    from ..metrics.it import it_predictivity
+
+    X = np.asarray(X_features, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    settings: dict[str, Any] = {"correlation": correlation_fn, "reducer": reducer}
+    result = it_predictivity(X, Y, 25, tol=1e-4, **settings)
+    images = len(X)
+    predicted = result.predicted.reshape(images, grid_size, grid_size, -1).mean(axis=3)
+    recorded = Y.mean(axis=3)
+    sims = spearmanr_sim(predicted, recorded, reducers=(1, 4))
+    return (
+        [result.mean, result.std],
+        [float(np.mean(sims[4])), float(np.std(sims[4]))],
+        [float(np.mean(sims[1])), float(np.std(sims[1]))],
+    )
+
+
+def score_model(
+    activity_array: Any,
+    Y: Any,
+    grid_size: int = 17,
+    correlation_fn: str = "pearson",
+    reducer: str = "median",
+) -> tuple[list[float], list[float]]:
+    """Upstream's ``score_model`` on one layer's activations: ``(score, dice_act_4)``.
+
+    A layer with more than 600 channels first averages groups of 3 (else 4) channels, as
+    upstream; then :func:`resizing_activity` and :func:`score_features`. Upstream ignores
+    ``correlation_fn`` and ``reducer`` here; they are passed on. (The model-level scorer
+    is :func:`neural_datasets.metrics.score_model`.)
+    """
+    from ..metrics.it_model import MAX_UNITS, features_on_grid
+
+    activity = np.asarray(activity_array)
+    if len(activity) <= 3:
+        raise ValueError("The activation model should have at least 3 layers")
+    try:
+        features = features_on_grid(activity, grid_size, max_units=MAX_UNITS, legacy=True)
+    except ValueError:
+        raise ValueError("Cannot resize incompatible shapes") from None
+    final_score, dice_4, _ = score_features(features, Y, grid_size, reducer, correlation_fn)
+    return final_score, dice_4
+
+
+def neural_benchmark_score(
+    model: Any,
+    layers: Sequence[Any] | None = None,
+    stimuli: str = "george_central_it",
+    time_a: int = 130,
+    time_b: int = 170,
+    grid_size: int = 17,
+    correlation_fn: str = "pearson",
+    reducer: str = "median",
+    *,
+    name: str = "arcaro2020",
+) -> tuple[float, float]:
+    """Upstream's ``neural_benchmark_score`` for a Keras model: ``(ceiled, raw)`` best layer.
+
+    As published it cannot run (``Neural_dataset`` and ``ceiling_score`` are not imported,
+    ``ceiling_score`` gets a ``reducer=`` it does not take, ``scores`` is never defined).
+    What it meant, as its notebook ran it: the ceiling of the population scored (upstream
+    names George's central IT whatever ``stimuli`` is), every layer of ``layers`` (default:
+    the last 10, as the notebook; the code's ``[:-10]`` drops them instead) scored with
+    :func:`score_model`, layers that cannot be scored skipped with their message printed,
+    the best raw score and it divided by the ceiling. ``name`` picks the recordings
+    (``"arcaro2020-sample"`` offline).
+    """
+    import tensorflow as tf
+
+    dataset = Neural_dataset(name, progress=False)
+    _, X_pre, Y = dataset.load_data(stimuli=stimuli, time_a=time_a, time_b=time_b)
+    ceiling = ceiling_score(getattr(dataset, stimuli), time_a, time_b, correlation_fn)
+    grid_size = 17 if "george" in stimuli else 9
+    if layers is None:
+        print("No Layers provided, using the last 10 layers")
+        layers = model.layers[-10:]
+    scores = []
+    for layer in layers:
+        layer_name = layer if isinstance(layer, str) else layer.name
+        activation_model = tf.keras.Model(model.input, model.get_layer(layer_name).output)
+        activity = np.asarray(activation_model(X_pre, training=False))
+        if activity.ndim != 4:
+            print(f"Layer {layer_name}: not a feature map, skipped")
+            continue
+        try:
+            layer_score, _ = score_model(activity, Y, grid_size, correlation_fn, reducer)
+        except ValueError as exc:
+            print(f"Layer {layer_name}: {exc}")
+            continue
+        scores.append(layer_score[0])
+        print(f"Layer {layer_name.replace('/', '_')} score:", layer_score[0])
+    best = max(scores)
+    print("Unceiled Brainscore for your model is :", best)
+    print("ceiled Brainscore for your model is :", best / ceiling)
+    return best / ceiling, best
+
+
+# ---- end of scoring (issue 23) ---------------------------------------------------------------

@@ -102,6 +102,30 @@ SECTIONS = [
         "the converter uses). JPEG decoding (libjpeg-turbo, TensorFlow's settings) and raw disk "
         "writes dominate; memory is bounded by one unit of 128 samples per thread.",
     ),
+    (
+        "training",
+        "Harmonized training: harmonizer loss vs cross-entropy",
+        "bench_training.py",
+        "One training step (forward, loss, backward, SGD update) of the same tiny CNN (conv 16, "
+        "batch norm, ReLU, conv 16, ReLU, global average pooling, 1000 logits) on the same batch "
+        "(16 images of 64x64), one intra-op thread per framework, TF steps in `tf.function`: "
+        "plain cross-entropy against the harmonizer loss (`neural_datasets.harmonize`), whose "
+        "saliency needs a second-order graph, and against the restatement of the Harmonization "
+        "package's `harmonizer_loss` (`tests/support/upstream_harmonizer.py`; the package is "
+        "Keras-2 code that cannot be installed beside our TensorFlow). CUDA rows appear when a "
+        "GPU is present.",
+    ),
+    (
+        "pls",
+        "IT predictivity: PLS per layer",
+        "bench_pls.py",
+        "One layer of the neural-harmonizer IT protocol at realistic sizes (George's 17x17 grid: "
+        "14 images, leave one out, 700 features, 30 sites, 25 PLS components, synthetic values): "
+        "upstream's loop of scikit-learn `PLSRegression(25, scale=False, tol=1e-4)` fits (timed "
+        "on 2 folds, scaled to 14) against `neural_datasets.metrics.it_predictivity`, which "
+        "computes every fold's PLS from shared moments, batched, exactly (default) or with "
+        "scikit-learn's power iteration at `tol=1e-4` (the same numbers to 1e-15).",
+    ),
 ]
 
 
