@@ -1,14 +1,18 @@
 """The ``neural-datasets`` command line.
 
-Exit status: 0 success, 1 an expected failure (network, checksum, corrupt or
-unwritable cache), 2 a usage error (including an unknown dataset name).
-Expected failures print one clear message and no traceback.
+Exit status (:data:`EPILOG`, shown by ``--help``): 0 success, 1 an expected
+failure (network, checksum, corrupt or unwritable cache), 2 a usage error (a
+bad option or value, an unknown dataset name), 130 interrupted. Expected
+failures print one clear message and no traceback; a closed output pipe
+(``neural-datasets list | head -1``) ends quietly. All of it is decided in
+:func:`main`, the one place that turns exceptions into messages and statuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import textwrap
 import warnings
@@ -17,15 +21,41 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import NeuralDatasetsError, UnknownDatasetError
+from .errors import InvalidArgumentError, NeuralDatasetsError, UnknownDatasetError, command_line
 from .fetching.cache import LAYOUTS, DatasetCache, dataset_cache, offline
 from .registry import available, get_spec
 
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-def _parser() -> argparse.ArgumentParser:
+EPILOG = """\
+exit status:
+  0    success (also when the reader of the output stops early: `| head`)
+  1    a failure the message explains: network, checksum, damaged or unwritable cache
+  2    a usage error: a bad option or value, an unknown dataset name
+  130  interrupted (Ctrl-C); the next fetch resumes where this one stopped
+
+environment variables:
+  NEURAL_DATASETS_HOME     the cache root (default: the platform cache,
+                           e.g. ~/.cache/neural-datasets); --cache-dir overrides it
+  NEURAL_DATASETS_OFFLINE  1: never download, use only what is cached
+  NEURAL_DATASETS_TIMEOUT  seconds without data before a download gives up (default 30)
+  KERAS_HOME               the Keras cache, searched for raw files already downloaded
+
+examples:
+  neural-datasets fetch clickme-sample
+  neural-datasets preview clickme-sample -o clickme.png
+  NEURAL_DATASETS_HOME=/data/neural-datasets neural-datasets fetch clickme-val
+  NEURAL_DATASETS_OFFLINE=1 neural-datasets list
+"""
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser, and each command's parser by name (for its usage in errors)."""
     parser = argparse.ArgumentParser(
         prog="neural-datasets",
         description="Fetch, verify and inspect the ClickMe and IT-recording datasets.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -82,7 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
     path.add_argument("--layout", choices=LAYOUTS, help="the store of this layout")
-    command("rm", "delete a dataset from the cache", "1")
+    command(
+        "rm",
+        "delete a dataset from the cache, its folder and lock included; waits for a fetch in "
+        "progress, and processes still reading it are told it was removed",
+        "1",
+    )
     command("pin", "print registry checksum lines for the files recorded on first download", "1")
     preview = command("preview", "write a PNG preview of a dataset", "1")
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
@@ -94,29 +129,68 @@ def _parser() -> argparse.ArgumentParser:
     score_help = "score a model against humans (ClickMe) or IT sites; prints a table or JSON"
     score_command.add_arguments(sub.add_parser("score", help=score_help, description=score_help))
     _add_push_command(command)
-    return parser
+    return parser, sub.choices
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the CLI; return the exit status (see :data:`EPILOG`)."""
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    usage = commands[args.command]
+    if unknown:  # the command's own usage, not the top level's
+        usage.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits 2
     try:
-        return _COMMANDS[args.command](args)
-    except UnknownDatasetError as exc:
-        print(f"neural-datasets: {exc}", file=sys.stderr)
-        return 2
+        with command_line(), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        return _output_closed()
+    except (UnknownDatasetError, InvalidArgumentError) as exc:
+        _say_error(f"{usage.format_usage()}{usage.prog}: error: {exc}")
+        return EXIT_USAGE
     except NeuralDatasetsError as exc:
-        print(f"neural-datasets: error: {exc}", file=sys.stderr)
-        return 1
+        _say_error(f"neural-datasets: error: {exc}")
+        return EXIT_FAILURE
     except OSError as exc:
-        print(f"neural-datasets: error: {_describe_os_error(exc)}", file=sys.stderr)
-        return 1
+        _say_error(f"neural-datasets: error: {_describe_os_error(exc)}")
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        print(
-            "neural-datasets: interrupted; the next fetch resumes where this one stopped.",
-            file=sys.stderr,
-        )
-        return 130
+        _say_error("neural-datasets: interrupted; the next fetch resumes where this one stopped.")
+        return EXIT_INTERRUPTED
+
+
+def _show_warning(message: Warning | str, *_where: Any, **_how: Any) -> None:
+    """Warnings as one line of ours, without Python's file and line."""
+    print(f"neural-datasets: warning: {message}", file=sys.stderr)
+
+
+def _say_error(message: str) -> None:
+    """Print ``message`` on lines of its own, after clearing any progress bar still drawn."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    try:
+        print(message, file=sys.stderr)
+    except BrokenPipeError:
+        _output_closed()
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (``| head``): a normal end, silent.
+
+    Python would report the unflushed output at exit; pointing stdout at
+    ``/dev/null`` lets it exit quietly.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):  # not a real file (captured by a test)
+            pass
+    return EXIT_OK
 
 
 def _describe_os_error(exc: OSError) -> str:
@@ -138,10 +212,12 @@ def _list(args: argparse.Namespace) -> int:
 
     lookup = args.lookup and not offline()
     rows = [("NAME", "FILES", "DOWNLOAD", "SAMPLES", "STORE", "STATE", "DESCRIPTION")]
+    failures: list[str] = []
     for name in available():
         spec = get_spec(name)
         cache = dataset_cache(name, args.cache_dir, spec.default_layout)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
+        failures += [sizes.lookup_failure] if sizes.lookup_failure else []
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
         published = [other.layout for other in _published(cache)]
         state = _state(spec.default_layout, published, bool(_prefixes(cache)))
@@ -160,10 +236,12 @@ def _list(args: argparse.Namespace) -> int:
     if "~" in shown:
         print("~ estimated: the store's size before it is built, or a count from the download size")
     if "?" in shown:
-        print(
-            "? not known yet: `neural-datasets list --lookup` or `neural-datasets info NAME` "
-            "asks the server (HEAD requests, remembered in the cache)"
+        advice = (
+            "`neural-datasets list --lookup` or `neural-datasets info NAME` asks the server "
+            "(HEAD requests, remembered in the cache)"
         )
+        why = _why_unknown(args.lookup, failures, advice)
+        print(f"? not known{'' if args.lookup else ' yet'}: {why}")
     if any(row[5] == "prefix" for row in rows[1:]):
         print(
             "prefix: only the first shards are cached, for a subset (`neural-datasets info NAME`)"
@@ -171,6 +249,29 @@ def _list(args: argparse.Namespace) -> int:
     if any(row[5].startswith("cached:") for row in rows[1:]):
         print("cached:LAYOUT: cached in that layout, not the default one (sizes are the default's)")
     return 0
+
+
+def _why_unknown(asked: bool, failures: list[str], not_asked: str) -> str:
+    """Why sizes are unknown, for ``list`` and ``info``: not asked, offline, or unreachable.
+
+    Examples
+    --------
+    >>> _why_unknown(False, [], "not asked")
+    'not asked'
+    >>> print(_why_unknown(True, ["a.invalid could not be asked: its name does not resolve"], ""))
+    the servers could not be asked (a.invalid could not be asked: its name does not resolve); \
+without a network, NEURAL_DATASETS_OFFLINE=1 skips the lookup
+    """
+    if not asked:
+        return not_asked
+    if offline():
+        return "NEURAL_DATASETS_OFFLINE is set, so no server was asked"
+    if failures:
+        return (
+            f"the servers could not be asked ({failures[0]}); without a network, "
+            f"NEURAL_DATASETS_OFFLINE=1 skips the lookup"
+        )
+    return "the server gave no size"
 
 
 def _published(cache: DatasetCache) -> list[DatasetCache]:
@@ -207,6 +308,8 @@ def _info(args: argparse.Namespace) -> int:
     spec = get_spec(args.name)
     cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
+    failures = [sizes.lookup_failure] if sizes.lookup_failure else []
+    unknown = _why_unknown(not args.no_lookup, failures, "not asked (--no-lookup)")
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
     print(spec.name)
     for label, text in (
@@ -218,7 +321,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  base url: {spec.base_url}")
     pinned = sum(1 for f in spec.files if f.sha256)
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
-    print(f"  download: {sizes.download} ({_how(sizes.download.how, 'the server gave no size')})")
+    print(f"  download: {sizes.download} ({_how(sizes.download.how, unknown)})")
     print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
     others = ", ".join(layout for layout in LAYOUTS if layout != cache.layout)
     print(f"  layout: {cache.layout} (the default; also: {others}, with `--layout`)")
@@ -342,7 +445,6 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from .errors import InvalidArgumentError
     from .fetching.fetch import fetch
 
     spec = get_spec(args.name)

@@ -4,9 +4,15 @@ Every failure a user can cause or meet in the field (a bad name, a network
 outage, a checksum mismatch, a corrupt file, a cache that cannot be written)
 raises a subclass of :class:`NeuralDatasetsError` whose message says what
 happened and what to do next. The CLI prints that message without a traceback.
+Messages name settings as the reader types them (:func:`option`): ``base_url=``
+in Python, ``--base-url`` on the command line.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 
 class NeuralDatasetsError(Exception):
@@ -62,3 +68,36 @@ class InvalidArgumentError(NeuralDatasetsError, ValueError):
 
 class NotEnoughSpaceError(NeuralDatasetsError):
     """The cache's file system has less free space than a fetch needs."""
+
+
+_INTERFACE: ContextVar[str] = ContextVar("neural_datasets_interface", default="python")
+_FLAGS = {"from_dir": "--from"}  # the CLI's names that are not the keyword's
+
+
+def option(keyword: str) -> str:
+    """How the user in front of us spells the setting ``keyword``, for messages.
+
+    ``base_url=`` from Python, ``--base-url`` from the command line (inside
+    :func:`command_line`), so every message names what its reader can type.
+
+    Examples
+    --------
+    >>> option("base_url")
+    'base_url='
+    >>> with command_line():
+    ...     option("base_url"), option("from_dir")
+    ('--base-url', '--from')
+    """
+    if _INTERFACE.get() == "cli":
+        return _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+    return f"{keyword}="
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Within this block, messages spell settings as command-line options (:func:`option`)."""
+    token = _INTERFACE.set("cli")
+    try:
+        yield
+    finally:
+        _INTERFACE.reset(token)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import importlib
 
+from ._checks import dataset_name
 from .datasets.spec import DatasetSpec, RemoteFile
 from .errors import UnknownDatasetError
 
@@ -58,6 +59,8 @@ def get_spec(name: str) -> DatasetSpec:
     ------
     UnknownDatasetError
         When ``name`` is not registered; the message suggests close matches.
+    TypeError
+        When ``name`` is not a ``str`` (a list of names, None...).
 
     Examples
     --------
@@ -65,7 +68,7 @@ def get_spec(name: str) -> DatasetSpec:
     'sample'
     """
     try:
-        return REGISTRY[name]
+        return REGISTRY[dataset_name(name)]
     except KeyError:
         close = difflib.get_close_matches(name, REGISTRY, n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -27,9 +27,12 @@ Every rank always gets the same number of samples, hence of batches:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .._checks import count
+from ..errors import InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class EpochPlan:
 
     Raises
     ------
-    ValueError
+    TypeError, InvalidArgumentError
         For invalid arguments, or when no batch would be left to read.
 
     Examples
@@ -77,20 +80,24 @@ class EpochPlan:
     drop_last: bool = True
     num_replicas: int = 1
     rank: int = 0
+    drop_argument: str = field(default="drop_last", repr=False, compare=False)
+    """The caller's name for ``drop_last``, for the messages (tf.data: ``drop_remainder``)."""
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.num_replicas < 1 or not 0 <= self.rank < self.num_replicas:
-            raise ValueError(f"need 0 <= rank < num_replicas, got {self.rank}, {self.num_replicas}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
-        if self.num_samples < 0:
-            raise ValueError(f"num_samples must be >= 0, got {self.num_samples}")
+        count("batch_size", self.batch_size)
+        count("num_replicas", self.num_replicas)
+        count("rank", self.rank, minimum=0)
+        count("seed", self.seed, minimum=0)
+        count("num_samples", self.num_samples, minimum=0)
+        if self.rank >= self.num_replicas:
+            raise InvalidArgumentError(
+                f"rank={self.rank}: expected 0 <= rank < num_replicas={self.num_replicas}."
+            )
         if len(self) == 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{self.num_samples} samples give no batch of {self.batch_size} on each of "
-                f"{self.num_replicas} ranks; use a smaller batch size or drop_last=False."
+                f"{self.num_replicas} ranks; use a smaller batch size or "
+                f"{self.drop_argument}=False."
             )
 
     @property

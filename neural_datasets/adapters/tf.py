@@ -29,11 +29,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+from neural_datasets._checks import batch_source, count, framework_import
+
+with framework_import("neural_datasets.tf"):
+    import tensorflow as tf
 
 from neural_datasets.adapters.batches import BatchSource, channels_last, thread_safe
 from neural_datasets.adapters.sampling import EpochPlan
 from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
+from neural_datasets.errors import InvalidArgumentError
 
 __all__ = ["dataset", "it_dataset"]
 
@@ -93,6 +98,7 @@ def dataset(
     start_epoch: int = 0,
     start_batch: int = 0,
     input_context: tf.distribute.InputContext | None = None,
+    as_supervised: bool = False,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of whole batches read in parallel, shuffled per epoch.
 
@@ -127,6 +133,10 @@ def dataset(
         From ``strategy.distribute_datasets_from_function``: each input
         pipeline reads a disjoint part of every epoch and the same number of
         batches.
+    as_supervised
+        Yield ``(input, target)`` tuples instead of dicts, as TFDS does: the
+        source's ``supervised_keys``, ``(image, label)`` for ClickMe and
+        ``(stimulus, response)`` for IT pairs, ready for ``keras.Model.fit``.
 
     Returns
     -------
@@ -142,10 +152,23 @@ def dataset(
     >>> two_epochs = dataset(clickme, 16, seed=1, epochs=2)
     >>> int(two_epochs.cardinality())
     6
+    >>> images, labels = next(iter(dataset(clickme, 8, as_supervised=True)))
+    >>> images.shape.as_list(), labels.shape.as_list()
+    ([8, 256, 256, 3], [8])
     >>> strategy = tf.distribute.get_strategy()
     >>> dist = strategy.distribute_datasets_from_function(
     ...     lambda ctx: dataset(clickme, ctx.get_per_replica_batch_size(16), input_context=ctx))
     """
+    batch_source(source, "source", "dataset")
+    supervised = getattr(source, "supervised_keys", None) if as_supervised else None
+    if as_supervised and supervised is None:
+        raise InvalidArgumentError(
+            f"as_supervised=True: {type(source).__name__} names no supervised_keys (the "
+            f"(input, target) pair); map the dicts yourself, e.g. .map(lambda b: (b['x'], b['y']))."
+        )
+    if epochs is not None:
+        count("epochs", epochs, otherwise="or None to repeat forever")
+    count("start_epoch", start_epoch, minimum=0)
     replicas, rank = (1, 0)
     if input_context is not None:
         replicas, rank = input_context.num_input_pipelines, input_context.input_pipeline_id
@@ -157,12 +180,13 @@ def dataset(
         drop_last=drop_remainder,
         num_replicas=replicas,
         rank=rank,
+        drop_argument="drop_remainder",
     )
     if epochs is None:
-        passes, count = tf.data.Dataset.counter(start_epoch), tf.data.INFINITE_CARDINALITY
+        passes, cardinality = tf.data.Dataset.counter(start_epoch), tf.data.INFINITE_CARDINALITY
     else:
         passes = tf.data.Dataset.range(start_epoch, start_epoch + epochs)
-        count = epochs * len(plan)
+        cardinality = epochs * len(plan)
 
     @tf.autograph.experimental.do_not_convert
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
@@ -178,11 +202,15 @@ def dataset(
             f"got {start_batch}"
         )
     batches = passes.flat_map(epoch_batches).skip(start_batch)
-    if count != tf.data.INFINITE_CARDINALITY:
-        count -= start_batch
-    batches = batches.apply(tf.data.experimental.assert_cardinality(count))
+    if cardinality != tf.data.INFINITE_CARDINALITY:
+        cardinality -= start_batch
+    batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
     read = _batch_reader(source, batch_size if drop_remainder else None)
-    return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    pipeline = batches.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    if supervised is not None:
+        x, y = supervised
+        pipeline = pipeline.map(lambda batch: (batch[x], batch[y]))
+    return pipeline.prefetch(tf.data.AUTOTUNE)
 
 
 def it_dataset(

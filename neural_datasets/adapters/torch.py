@@ -34,8 +34,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, cast
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+
+from neural_datasets._checks import batch_source, count, framework_import
+
+with framework_import("neural_datasets.torch"):
+    import torch
+    from torch.utils.data import DataLoader, Dataset, Sampler
 
 from neural_datasets.adapters.batches import (
     IMAGE_KEYS,
@@ -72,6 +76,11 @@ class BatchDataset(Dataset):
         Anything with ``len()`` and ``read_batch(indices) -> dict of arrays``,
         such as :class:`~neural_datasets.ClickMe` or
         :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+    transform
+        Called on what the dataset returns, a dict of tensors (a whole batch
+        from :func:`loader`, one sample for ``dataset[i]``), in the reading
+        worker; its result is what is returned (torchvision's hook, per batch).
+        With GPU JPEG decoding it runs after decoding, on the device.
 
     Examples
     --------
@@ -81,14 +90,20 @@ class BatchDataset(Dataset):
     (3, 3, 256, 256)
     >>> tuple(ds[4]["heatmap"].shape), ds[4]["label"].dtype
     ((1, 256, 256), torch.int64)
+    >>> as_float = BatchDataset(ds.source, transform=lambda b: {**b, "image": b["image"] / 255})
+    >>> as_float[[0, 1]]["image"].dtype
+    torch.float32
     """
 
     encoded = False
     """Hand over images as JPEG bytes (lists of ``bytes``) for a decoder elsewhere; set by
     :func:`loader`."""
 
-    def __init__(self, source: BatchSource) -> None:
-        self.source = source
+    def __init__(
+        self, source: BatchSource, transform: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
+        self.source: BatchSource = batch_source(source, "source", type(self).__name__)
+        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.source)
@@ -103,7 +118,10 @@ class BatchDataset(Dataset):
             batch = _to_tensors({k: v for k, v in encoded.items() if k not in jpegs}) | jpegs
         else:
             batch = _to_tensors(self.source.read_batch(positions))
-        return {key: value[0] for key, value in batch.items()} if scalar else batch
+        result = {key: value[0] for key, value in batch.items()} if scalar else batch
+        if self.transform is None or self.encoded:  # encoded: after decoding (Loader)
+            return result
+        return self.transform(result)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
@@ -123,6 +141,8 @@ class ClickMeDataset(BatchDataset):
         For an ``s3://`` URL: endpoint, region, credentials, as
         :meth:`ClickMe.open <neural_datasets.ClickMe.open>` (default: the
         standard AWS variables).
+    transform
+        As for :class:`BatchDataset`.
 
     Examples
     --------
@@ -132,12 +152,17 @@ class ClickMeDataset(BatchDataset):
     (48, (2, 1, 256, 256))
     """
 
-    def __init__(self, clickme: Any, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        clickme: Any,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         if isinstance(clickme, (str, os.PathLike)):
             from neural_datasets.datasets.clickme.dataset import ClickMe
 
             clickme = ClickMe.open(clickme, storage_options=storage_options)
-        super().__init__(clickme)
+        super().__init__(clickme, transform)
 
 
 class ITPairs(BatchDataset):
@@ -149,6 +174,8 @@ class ITPairs(BatchDataset):
     *args, **kwargs
         ``it, population, time_window, *, stimulus_size=224``, as
         :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+    transform
+        As for :class:`BatchDataset`.
 
     Examples
     --------
@@ -159,8 +186,10 @@ class ITPairs(BatchDataset):
     ((3, 64, 64), (9, 9, 32))
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(ITPairSource(*args, **kwargs))
+    def __init__(
+        self, *args: Any, transform: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(ITPairSource(*args, **kwargs), transform)
 
 
 class EpochBatchSampler(Sampler[np.ndarray]):
@@ -333,7 +362,11 @@ class Loader(DataLoader):
             batches = _read_ahead(read, iter(self.sampler), self.reader_threads, self.read_ahead)
         if self.device is None:
             return batches
-        return (self._deliver(batch) for batch in batches)
+        delivered = (self._deliver(batch) for batch in batches)
+        transform = getattr(self.dataset, "transform", None)
+        if transform is None or not getattr(self.dataset, "encoded", False):
+            return delivered
+        return (transform(batch) for batch in delivered)  # after decoding on the device
 
     def _deliver(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Move a batch to :attr:`device`, decoding JPEG bytes there."""
@@ -474,7 +507,8 @@ def loader(
     (3, (16,))
     """
     if not isinstance(ds, BatchDataset):
-        ds = BatchDataset(ds)
+        ds = BatchDataset(batch_source(ds, "ds", "loader"))
+    count("num_workers", num_workers, minimum=0)
     target = None if device is None else torch.device(device)
     decode = _gpu_jpeg_decoder(target) if getattr(ds.source, "decodes_on_read", False) else None
     ds.encoded = decode is not None

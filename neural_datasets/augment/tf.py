@@ -16,7 +16,11 @@ from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-import tensorflow as tf
+
+from neural_datasets._checks import framework_import
+
+with framework_import("neural_datasets.augment.tf"):
+    import tensorflow as tf
 
 from neural_datasets.augment._base import HeatmapAugmentBase, check_params, check_shapes
 from neural_datasets.augment._pixelmath import LUMA, adjust_color, renormalize

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
-import torch.nn.functional as F
+from neural_datasets._checks import framework_import
+
+with framework_import("neural_datasets.augment.torch"):
+    import torch
+    import torch.nn.functional as F
 
 from neural_datasets.augment._base import HeatmapAugmentBase, check_params, check_shapes
 from neural_datasets.augment._pixelmath import LUMA, adjust_color, renormalize

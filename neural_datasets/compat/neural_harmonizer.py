@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import choice
 from ..datasets.arcaro2020.dataset import (
     PAPER_SIZE,
     PAPER_WINDOW,
@@ -298,9 +299,10 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
 
         Raises
         ------
-        ValueError
-            For another ``stimuli`` (after the stimuli attributes are set, as
-            the original).
+        InvalidArgumentError
+            (a ``ValueError``) for another ``stimuli`` (after the stimuli
+            attributes are set, as the original), naming the populations, or an
+            invalid window.
         """
         path = self.download_to_local()
         files = {}
@@ -320,8 +322,8 @@ class Neural_dataset(ITRecordings):  # noqa: N801 (the original's name, kept for
         self.original_stimuli_red = self.original_stimuli[n_george : n_george + n_red]
         self.preprocessed_stimuli_george = self.preprocessed_stimuli[:n_george]
         self.preprocessed_stimuli_red = self.preprocessed_stimuli[n_george : n_george + n_red]
-        if stimuli not in _LOADERS:
-            raise ValueError(f"stimuli must be one of {', '.join(_LOADERS)}")
+        population = "an IT population (the original calls it stimuli)"
+        choice("stimuli", stimuli, list(_LOADERS), population)
         monkey = stimuli.split("_")[0]
         self.X = getattr(self, f"original_stimuli_{monkey}")
         self.X_preprocessed = getattr(self, f"preprocessed_stimuli_{monkey}")

@@ -38,12 +38,18 @@ class StoreDataset:
         layout: str | None = None,
         records: int | None = None,
         request: str | None = None,
+        download: bool = True,
     ) -> None:
         """Fetch ``name`` (only its first ``records`` records, if given; see ``fetch_leading``)."""
         self.name = name
         if records is None:
             store = fetch(
-                name, cache_dir=cache_dir, base_url=base_url, progress=progress, layout=layout
+                name,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                layout=layout,
+                download=download,
             )
         else:
             store = fetch_leading(
@@ -54,6 +60,7 @@ class StoreDataset:
                 base_url=base_url,
                 progress=progress,
                 layout=layout,
+                download=download,
             )
         self._open(store)
 

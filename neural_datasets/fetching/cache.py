@@ -29,12 +29,17 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import CacheNotWritableError, option
+
 ENV_HOME = "NEURAL_DATASETS_HOME"
 ENV_OFFLINE = "NEURAL_DATASETS_OFFLINE"
+NEAR_MISSES = ("NEURAL_DATASETS_CACHE", "NEURAL_DATASET_HOME", "NEURAL_DATASETS_DIR")
+"""Names users try for :data:`ENV_HOME`: ignored, but a warning says which one is read."""
 LAYOUTS = ("raw", "compact")
 """Store layouts: ``raw`` (decoded pixels) and ``compact`` (the published JPEG bytes)."""
 
@@ -46,15 +51,53 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     --------
     >>> cache_root("/tmp/nd").as_posix()
     '/tmp/nd'
+
+    Raises
+    ------
+    CacheNotWritableError
+        When the root, or a folder above it, is a file; the message names
+        the setting that chose it.
     """
+    _warn_near_misses()
     if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+        return _folder(Path(cache_dir).expanduser(), option("cache_dir"))
     env = os.environ.get(ENV_HOME)
     if env:
-        return Path(env).expanduser()
+        return _folder(Path(env).expanduser(), ENV_HOME)
     import pooch
 
-    return Path(pooch.os_cache("neural-datasets"))
+    return _folder(Path(pooch.os_cache("neural-datasets")), f"the default ({ENV_HOME} unset)")
+
+
+def _folder(root: Path, chosen_by: str) -> Path:
+    """``root``, unless it or a folder above it is a file: then say so, and who chose it."""
+    where = root
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if where.exists() and not where.is_dir():
+        what = "is a file" if where == root else f"is under {where}, which is a file"
+        raise CacheNotWritableError(
+            f"The cache root {root} ({chosen_by}) {what}, not a folder. Set {ENV_HOME} (or "
+            f"{option('cache_dir')}) to a folder, e.g. {ENV_HOME}=$HOME/neural-datasets."
+        )
+    return root
+
+
+_warned: set[str] = set()
+
+
+def _warn_near_misses() -> None:
+    """Warn once when a variable that looks like :data:`ENV_HOME` is set: it is not read."""
+    for name in NEAR_MISSES:
+        if os.environ.get(name) and name not in _warned:
+            _warned.add(name)
+            read = f"{ENV_HOME}={os.environ[ENV_HOME]}" if os.environ.get(ENV_HOME) else "unset"
+            warnings.warn(
+                f"{name} is set but neural-datasets does not read it: the cache root comes "
+                f"from {ENV_HOME} ({read}). Rename the variable to {ENV_HOME}.",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def offline() -> bool:

@@ -11,21 +11,29 @@ or a 5xx answer is retried with exponential backoff, resuming with an HTTP
 ``Range`` request from the bytes already on disk; a server that ignores
 ``Range`` (answers 200) restarts the file from byte 0. Retries stop once no
 byte has arrived for ``NEURAL_DATASETS_TIMEOUT`` seconds (default 30), so a
-dead network fails in about that long.
+dead network fails in about that long. A missing network is not retried: a
+host name that does not resolve or an unreachable network fails at the first
+attempt, and refused connections (a server restarting?) are retried for
+:data:`REFUSED_RETRY_S` seconds only; then one paragraph names the host, the
+cause and what to do (``NEURAL_DATASETS_OFFLINE``, a mirror).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import unquote, urlparse
 
-from ..errors import DownloadError
+from ..errors import DownloadError, option
 from ..storage.remote import network_timeout
 
 PART_SUFFIX = ".part"
+REFUSED_RETRY_S = 3.0
+"""How long refused connections are retried: long enough for a server to restart."""
 
 
 class ResumableDownloader:
@@ -87,7 +95,7 @@ class ResumableDownloader:
         part = output.with_name(output.name + PART_SUFFIX)
         delay = self.backoff
         last_error: BaseException | None = None
-        last_progress = time.monotonic()
+        last_progress = first_try = time.monotonic()
         attempts = 0
         for attempts in range(1, self.retries + 2):
             have = _size_of(part)
@@ -95,6 +103,15 @@ class ResumableDownloader:
                 self._transfer(url, part)
             except _Retryable as exc:
                 last_error = exc.__cause__ or exc
+                if (unreachable := no_network(last_error)) is not None:
+                    waited = time.monotonic() + delay - first_try
+                    if (
+                        not unreachable.refused
+                        or waited > REFUSED_RETRY_S
+                        or attempts > self.retries
+                    ):
+                        message = _unreachable_message(url, unreachable.cause, part, attempts)
+                        raise DownloadError(message) from None
                 if _size_of(part) != have:
                     last_progress = time.monotonic()
                 if time.monotonic() + delay - last_progress > self.give_up_after:
@@ -107,10 +124,8 @@ class ResumableDownloader:
             return None
         raise DownloadError(
             f"Could not download {url} after {attempts} attempt{'s' if attempts > 1 else ''}: "
-            f"{last_error} (no data for {time.monotonic() - last_progress:.0f} s). "
-            f"The {part.stat().st_size if part.exists() else 0} bytes received so far are kept in "
-            f"{part} and the next fetch resumes from there. Check the network, or pass "
-            f"--base-url to use a mirror."
+            f"{last_error} (no data for {time.monotonic() - last_progress:.0f} s).{_kept(part)} "
+            f"Check the network, or use a mirror with {option('base_url')}."
         )
 
     def exists(self, url: str) -> bool:
@@ -159,7 +174,8 @@ class ResumableDownloader:
                 if resp.status_code >= 400:
                     raise DownloadError(
                         f"HTTP {resp.status_code} {resp.reason} for {url}. Check the dataset name "
-                        f"and --base-url (a mirror must keep the original relative layout)."
+                        f"and {option('base_url')} (a mirror must keep the original relative "
+                        f"layout)."
                     )
                 resumed = resp.status_code == 206
                 if not resumed:
@@ -198,6 +214,70 @@ class ResumableDownloader:
 
 class _Retryable(Exception):
     pass
+
+
+class NoRoute(NamedTuple):
+    """Why a server cannot be reached at all, as opposed to a flaky transfer."""
+
+    cause: str
+    refused: bool
+    """A refused connection, which a restarting server also gives: worth a short retry."""
+
+
+def no_network(error: BaseException) -> NoRoute | None:
+    """Why ``error`` shows there is no way to the server, or None for other errors.
+
+    Looks through the chain of causes (requests wraps urllib3 wraps socket)
+    for a host name that does not resolve, a refused connection or an
+    unreachable network.
+
+    Examples
+    --------
+    >>> import socket
+    >>> no_network(socket.gaierror(-2, "Name or service not known")).cause
+    'the host name could not be resolved (Name or service not known)'
+    >>> no_network(TimeoutError("timed out")) is None
+    True
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        cause = pending.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror):
+            return NoRoute(
+                f"the host name could not be resolved ({cause.strerror or cause})", False
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return NoRoute("the connection was refused (nothing listens at that port)", True)
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return NoRoute(f"the network is unreachable ({cause.strerror})", False)
+        reason = getattr(cause, "reason", None)
+        pending += [cause.__cause__, cause.__context__]
+        pending += [reason] if isinstance(reason, BaseException) else []
+        pending += [arg for arg in cause.args if isinstance(arg, BaseException)]
+    return None
+
+
+def _unreachable_message(url: str, cause: str, part: Path, attempts: int) -> str:
+    host = urlparse(url).netloc
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return (
+        f"Could not download {url}: {cause}{tries}, so {host} cannot be reached from this machine. "
+        f"Without a network, set NEURAL_DATASETS_OFFLINE=1 to use only what is already "
+        f"cached (and bring files in with {option('from_dir')}); with one, check it (a proxy, "
+        f"a firewall?) or use a mirror with {option('base_url')}.{_kept(part)}"
+    )
+
+
+def _kept(part: Path) -> str:
+    """What the next fetch resumes from, when a partial download is on disk."""
+    size = _size_of(part)
+    if not size:
+        return ""
+    return f" The {size:,} bytes received so far are kept in {part}; the next fetch resumes there."
 
 
 def _file_path(url: str) -> Path:

@@ -20,12 +20,14 @@ only the leading files that hold them, into a prefix store of their own
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,16 +38,20 @@ from ..errors import (
     ChecksumMismatchError,
     InvalidArgumentError,
     OfflineError,
+    option,
 )
 from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
+from ..storage.manifest import missing_files
 from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require_folder
 from .cache import DatasetCache, dataset_cache, offline
 from .download import ResumableDownloader
 from .hashes import HashRecords, UnpinnedFileWarning, check_file, expected_checksum, move_aside
-from .space import check_free_space
+from .space import check_free_space, dataset_sizes, file_sizes, human_bytes
 
 LOCK_NOTICE_AFTER_S = 2.0
+REMOVING = ".removing-"
+"""Infix of a folder that ``remove`` renamed before deleting it."""
 
 
 def fetch(
@@ -57,6 +63,7 @@ def fetch(
     from_dir: str | os.PathLike[str] | None = None,
     layout: str | None = None,
     records: int | None = None,
+    download: bool = True,
 ) -> Path:
     """Make dataset ``name`` ready in the cache and return its zarr v3 store.
 
@@ -94,6 +101,12 @@ def fetch(
         (``store-first<K>.zarr``) holding *at least* ``records`` records; see
         :func:`fetch_leading`. Default (and for datasets that cannot count
         their records per file): the whole dataset.
+    download
+        Download what the cache lacks (default; the size is printed first
+        when ``progress``). ``False``: use only what is on this machine (the
+        cache, ``from_dir``, the Keras cache, ``file://`` URLs), and raise
+        :class:`~neural_datasets.errors.OfflineError` saying what is missing
+        otherwise, as ``NEURAL_DATASETS_OFFLINE=1`` does.
 
     Returns
     -------
@@ -121,6 +134,17 @@ def fetch(
     >>> nd.fetch("clickme-sample", cache_dir=cache, progress=False).name
     'store.zarr'
     """
+    if not download:
+        with _downloads_off():
+            return fetch(
+                name,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                from_dir=from_dir,
+                layout=layout,
+                records=records,
+            )
     if records is not None:
         return fetch_leading(
             name,
@@ -135,12 +159,14 @@ def fetch(
     cache = dataset_cache(name, cache_dir, layout or spec.default_layout)
     converter = spec.converter(cache.layout)
     require_folder(from_dir)
-    if cache.is_published():
+    if _intact(cache):
         return cache.store
     _require_raw_files_or_network(spec, cache, base_url, from_dir)
 
     def build() -> Path:
         check_free_space(spec, cache, base_url)
+        if progress:
+            _announce_download(spec, cache, base_url, from_dir)
         raw_files, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
         return _convert_and_publish(spec, converter, cache, raw_files, hashes, progress)
 
@@ -157,6 +183,7 @@ def fetch_leading(
     progress: bool = True,
     from_dir: str | os.PathLike[str] | None = None,
     layout: str | None = None,
+    download: bool = True,
 ) -> Path:
     """A published store holding at least the first ``records`` records of ``name``; its path.
 
@@ -177,7 +204,7 @@ def fetch_leading(
         How many leading records are needed (at least 1).
     request
         What needs them, for the messages (e.g. ``"train[:1000]"``).
-    cache_dir, base_url, progress, from_dir, layout
+    cache_dir, base_url, progress, from_dir, layout, download
         As for :func:`fetch`.
 
     Raises
@@ -187,6 +214,18 @@ def fetch_leading(
     """
     if isinstance(records, bool) or not isinstance(records, int) or records < 1:
         raise InvalidArgumentError(f"records={records!r}: give a positive number of records.")
+    if not download:
+        with _downloads_off():
+            return fetch_leading(
+                name,
+                records,
+                request=request,
+                cache_dir=cache_dir,
+                base_url=base_url,
+                progress=progress,
+                from_dir=from_dir,
+                layout=layout,
+            )
     spec = get_spec(name)
     whole = dataset_cache(name, cache_dir, layout or spec.default_layout)
     converter = spec.converter(whole.layout)
@@ -262,11 +301,50 @@ def _build_once(cache: DatasetCache, build: Callable[[], Path]) -> Path:
     """Run ``build`` under the cache's lock unless another process published the store."""
     lock = _acquire(cache)
     try:
-        if cache.is_published():  # another process finished while we waited
+        if _intact(cache, say=True):  # another process finished while we waited
             return cache.store
         return build()
+    except BaseException:
+        _tidy(cache)
+        raise
     finally:
         lock.release()
+
+
+def _intact(cache: DatasetCache, say: bool = False) -> bool:
+    """True when the store is published and holds every file its manifest lists.
+
+    A store sealed once but missing files since (a deleted checksum group) is
+    rebuilt from the raw files by the caller; ``say`` announces it.
+    """
+    if not cache.is_published():
+        return False
+    lost = missing_files(cache.store)
+    if lost and say:
+        print(
+            f"neural-datasets: {cache.store} lacks {len(lost)} of the files its manifest lists "
+            f"(e.g. {lost[0]}), deleted since it was published; rebuilding it from the raw files "
+            f"(the damaged store is moved to {cache.quarantine}).",
+            file=sys.stderr,
+        )
+    return not lost
+
+
+def _tidy(cache: DatasetCache) -> None:
+    """Leave no empty folders (a failed build, ``rm``), nor a lone lock in an empty dataset folder.
+
+    Whatever holds data (a partial download, a conversion to resume) stays.
+    Called with the lock held.
+    """
+    try:
+        for where, _folders, _files in os.walk(cache.folder, topdown=False):
+            if where != str(cache.folder) and not os.listdir(where):
+                os.rmdir(where)
+        if [child.name for child in cache.folder.iterdir()] == [cache.lock.name]:
+            cache.lock.unlink()
+            cache.folder.rmdir()
+    except OSError:  # a concurrent process is writing there: leave it as it is
+        pass
 
 
 def _require_raw_files_or_network(
@@ -275,18 +353,74 @@ def _require_raw_files_or_network(
     base_url: str | None,
     from_dir: str | os.PathLike[str] | None,
 ) -> None:
-    if not offline() or (base_url or spec.base_url).startswith("file://"):
+    refusal = _download_refusal()
+    if refusal is None or (base_url or spec.base_url).startswith("file://"):
         return
     have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
     missing = missing_without_copy(spec.files, have, from_dir)
     if missing:
+        why, allow = refusal
+        size = dataset_sizes(spec, cache, base_url).download
+        how_big = (
+            f"{size} in all"
+            if size.value is not None
+            else f"`neural-datasets info {spec.name}` tells its size"
+        )
         raise OfflineError(
             f"{spec.name} is not in the cache at {cache.folder} ({len(missing)} of "
-            f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and NEURAL_DATASETS_OFFLINE "
-            f"forbids downloading. Unset NEURAL_DATASETS_OFFLINE, point --cache-dir at a cache "
-            f"that holds it, name a folder holding the files with --from, or use a file:// "
-            f"--base-url."
+            f"{len(spec.files)} raw files missing, e.g. {missing[0]}) and {why} forbids "
+            f"downloading. {allow[0].upper()}{allow[1:]} to download it ({how_big}), point "
+            f"{option('cache_dir')} at a cache that holds it, name a folder holding the files "
+            f"with {option('from_dir')}, or use a file:// {option('base_url')}."
         )
+
+
+_DOWNLOADS_ALLOWED: ContextVar[bool] = ContextVar("neural_datasets_downloads", default=True)
+
+
+@contextlib.contextmanager
+def _downloads_off() -> Iterator[None]:
+    """``download=False``: within this block, fetch uses only what is on this machine."""
+    token = _DOWNLOADS_ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _DOWNLOADS_ALLOWED.reset(token)
+
+
+def _download_refusal() -> tuple[str, str] | None:
+    """``(what forbids downloading, how to allow it)``, or None when downloads are allowed."""
+    if not _DOWNLOADS_ALLOWED.get():
+        return "download=False", "pass download=True"
+    if offline():
+        return "NEURAL_DATASETS_OFFLINE", "unset NEURAL_DATASETS_OFFLINE"
+    return None
+
+
+def _announce_download(
+    spec: DatasetSpec,
+    cache: DatasetCache,
+    base_url: str | None,
+    from_dir: str | os.PathLike[str] | None,
+) -> None:
+    """Say how much will be downloaded, and where to, before the first byte is."""
+    if (base_url or spec.base_url).startswith("file://"):
+        return  # a copy from this machine, not a download
+    have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
+    missing = set(missing_without_copy(spec.files, have, from_dir))
+    if not missing:
+        return
+    sizes = file_sizes(spec, cache, base_url, lookup=True)
+    needed = [size for r, size in zip(spec.files, sizes) if r.path in missing]
+    known = [size for size in needed if size is not None]
+    amount = human_bytes(sum(known)) if known else "size unknown"
+    if known and len(known) < len(needed):
+        amount = f"at least {amount}"
+    print(
+        f"neural-datasets: downloading {spec.name}: {len(needed)} of {len(spec.files)} files, "
+        f"{amount}, into {cache.folder}.",
+        file=sys.stderr,
+    )
 
 
 def _acquire(cache: DatasetCache) -> Any:
@@ -309,7 +443,7 @@ def _acquire(cache: DatasetCache) -> Any:
             raise
         raise CacheNotWritableError(
             f"Cannot write to the cache at {cache.folder} ({exc.strerror}) and it holds no "
-            f"complete copy of {cache.name}. Choose a writable cache with --cache-dir or "
+            f"complete copy of {cache.name}. Choose a writable cache with {option('cache_dir')} or "
             f"NEURAL_DATASETS_HOME, or fetch it once where the cache is writable."
         ) from exc
     return lock
@@ -323,10 +457,8 @@ def _ensure_raw_files(
     from_dir: str | os.PathLike[str] | None,
 ) -> tuple[dict[str, Path], dict[str, str]]:
     get = _RawFiles(spec, cache, base_url, progress, from_dir)
-    raw_files = {
-        remote.path: get(remote)
-        for remote in _progress(spec.files, progress, f"{spec.name}: files")
-    }
+    with _progress(spec.files, progress, f"{spec.name}: files") as files:  # closed on errors
+        raw_files = {remote.path: get(remote) for remote in files}
     get.say_reused()
     get.checker.warn_first_use()
     return raw_files, get.checker.hashes
@@ -414,9 +546,11 @@ class _RawFiles:
         if copy is not None and _adopt(copy, path, remote, checker):
             self.reuse.add(copy, path.stat().st_size)
             return path
-        if offline() and not url.startswith("file://"):
+        refusal = _download_refusal()
+        if refusal is not None and not url.startswith("file://"):
             raise OfflineError(
-                f"{remote.path} of {spec.name} is missing and NEURAL_DATASETS_OFFLINE is set."
+                f"{remote.path} of {spec.name} is missing and {refusal[0]} forbids downloading "
+                f"it; {refusal[1]} to download it."
             )
         self.downloader(url, path)
         checker(path, remote, url)
@@ -514,6 +648,12 @@ def _progress(items: Any, enabled: bool, desc: str) -> Any:
 def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Delete dataset ``name`` from the cache (store, raw files, records); return its folder.
 
+    The dataset's folder goes too (its lock included) unless it holds files of
+    someone else's. Each store is first renamed out of the way, so a process
+    opening the dataset meanwhile finds it absent (and fetches it again once
+    this returns), never half deleted; a process already reading it is told
+    that the store was removed while in use.
+
     Examples
     --------
     >>> remove("clickme-sample")  # doctest: +SKIP
@@ -525,11 +665,15 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
         lock = _acquire(cache)
         try:
             owned = (*cache.layout_stores(), cache.raw, cache.quarantine, cache.hashes)
-            for path in (*owned, cache.extracted):
+            leftovers = cache.folder.glob(f"*{REMOVING}*")  # an interrupted rm's
+            for path in (*owned, cache.extracted, *leftovers):
                 if path.is_dir():
-                    shutil.rmtree(path)
+                    doomed = path.with_name(f"{path.name}{REMOVING}{os.getpid()}")
+                    os.replace(path, doomed)  # gone at once for readers that open it
+                    shutil.rmtree(doomed)
                 elif path.exists():
                     path.unlink()
+            _tidy(cache)
         finally:
             lock.release()
     except (CacheNotWritableError, OSError) as exc:
@@ -540,7 +684,7 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
         raise CacheNotWritableError(
             f"Cannot remove {cache.name} from the cache at {cache.folder}: the cache is read-only "
             f"to you ({what}: {getattr(cause, 'filename', None) or cache.folder}). Ask the "
-            f"cache's owner to remove it, or use a cache of your own with --cache-dir or "
+            f"cache's owner to remove it, or use a cache of your own with {option('cache_dir')} or "
             f"NEURAL_DATASETS_HOME."
         ) from exc
     return cache.folder

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.spec import DatasetSpec, RemoteFile
-from ..errors import ChecksumMismatchError, InvalidFileError
+from ..errors import ChecksumMismatchError, InvalidFileError, option
 
 
 class UnpinnedFileWarning(UserWarning):
@@ -155,7 +155,8 @@ def check_file(
             f"{spec.name}: {remote.path} downloaded from {url} is not a valid {kind} file: "
             f"{problem}. It was moved aside to {moved}"
             + ("" if sha else " and nothing was recorded")
-            + ". Check your network (a captive portal or proxy?) and --base-url, then fetch again."
+            + f". Check your network (a captive portal or proxy?) and {option('base_url')}, then "
+            "fetch again."
         )
     if sha is None:
         records.record(remote.path, actual, size, url, validated=kind)
@@ -186,7 +187,8 @@ def check_file(
     if remote.sha256:
         advice = (
             "The registry pins this checksum, so the server or mirror served a different file: "
-            "check your network and --base-url, then fetch again. Deleting the cache's records "
+            f"check your network and {option('base_url')}, then fetch again. Deleting the "
+            "cache's records "
             "does not change a pin; if the publisher changed the file, report it so the pin can "
             "be updated."
         )

@@ -37,10 +37,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..datasets.spec import DatasetSpec
-from ..errors import ChecksumMismatchError, CorruptStoreError, NotEnoughSpaceError
+from ..errors import ChecksumMismatchError, CorruptStoreError, NotEnoughSpaceError, option
 from ..storage.remote import network_timeout
 from .cache import DatasetCache
-from .download import PART_SUFFIX
+from .download import PART_SUFFIX, no_network
 from .hashes import HashRecords
 
 LOOKUP_TIMEOUT_S = (5.0, 10.0)
@@ -88,6 +88,8 @@ class DatasetSizes:
     download: Amount
     samples: Amount
     store: Amount
+    lookup_failure: str | None = None
+    """Why a size lookup that was asked for got no answer (e.g. the host does not resolve)."""
 
     @property
     def store_bytes_per_sample(self) -> Amount:
@@ -126,6 +128,13 @@ def file_sizes(
     parallel, with timeouts; results cached in the dataset's ``sizes.json``).
     A failed lookup leaves the size unknown; it never raises.
     """
+    return _sizes_and_failure(spec, cache, base_url, lookup)[0]
+
+
+def _sizes_and_failure(
+    spec: DatasetSpec, cache: DatasetCache, base_url: str | None, lookup: bool
+) -> tuple[list[int | None], str | None]:
+    """:func:`file_sizes`, and why the lookup failed if it did."""
     records = _records(cache)
     looked_up = _read_lookups(cache)
     sizes: list[int | None] = []
@@ -141,20 +150,21 @@ def file_sizes(
             size = local.stat().st_size if local.is_file() else None
         sizes.append(size)
     missing = [spec.url(r, base_url) for r, s in zip(spec.files, sizes) if s is None]
+    failure = None
     if lookup and missing:
-        found = _head_sizes(missing)
+        found, failure = _head_sizes(missing)
         if found:
             _save_lookups(cache, {**looked_up, **found})
         urls = [spec.url(r, base_url) for r in spec.files]
         sizes = [s if s is not None else found.get(u) for s, u in zip(sizes, urls)]
-    return sizes
+    return sizes, failure
 
 
 def dataset_sizes(
     spec: DatasetSpec, cache: DatasetCache, base_url: str | None = None, *, lookup: bool = False
 ) -> DatasetSizes:
     """Files, download size, samples and store size of ``spec``, each known, measured or ~."""
-    sizes = file_sizes(spec, cache, base_url, lookup=lookup)
+    sizes, failure = _sizes_and_failure(spec, cache, base_url, lookup)
     known = [s for s in sizes if s is not None]
     if len(known) == len(sizes):
         download = Amount(sum(known), "known")
@@ -164,7 +174,7 @@ def dataset_sizes(
         download = UNKNOWN
     if cache.is_published():
         return DatasetSizes(
-            len(sizes), download, _stored_samples(spec, cache), measured_size(cache.store)
+            len(sizes), download, _stored_samples(spec, cache), measured_size(cache.store), failure
         )
     samples = UNKNOWN_COUNT
     if spec.samples is not None:
@@ -174,7 +184,7 @@ def dataset_sizes(
     store = UNKNOWN
     if spec.store_bytes_per_sample and samples.value is not None:
         store = Amount(samples.value * spec.store_bytes_per_sample, "estimated")
-    return DatasetSizes(len(sizes), download, samples, store)
+    return DatasetSizes(len(sizes), download, samples, store, failure)
 
 
 def check_free_space(spec: DatasetSpec, cache: DatasetCache, base_url: str | None = None) -> None:
@@ -210,8 +220,9 @@ def check_free_space(spec: DatasetSpec, cache: DatasetCache, base_url: str | Non
             f"Not enough free space to fetch {spec.name}: it needs about "
             f"{human_bytes(needed)} ({human_bytes(download)} to download + "
             f"{human_bytes(store)} for the converted store) and {human_bytes(free)} is free at "
-            f"{where}. Free some space there, or choose another cache with --cache-dir or "
-            f"NEURAL_DATASETS_HOME (docs: 'Where the cache lives' in README.md)."
+            f"{where}. Free some space there, or choose another cache with "
+            f"{option('cache_dir')} or NEURAL_DATASETS_HOME (docs: 'Where the cache lives' in "
+            "README.md)."
         )
 
 
@@ -258,8 +269,8 @@ def _save_lookups(cache: DatasetCache, sizes: dict[str, int]) -> None:
         pass
 
 
-def _head_sizes(urls: list[str]) -> dict[str, int]:
-    """``Content-Length`` of each URL by HEAD; stops at the first unreachable host."""
+def _head_sizes(urls: list[str]) -> tuple[dict[str, int], str | None]:
+    """``Content-Length`` of each URL by HEAD; stops at the first unreachable host, saying why."""
     import requests
 
     def head(url: str) -> int | None:
@@ -272,8 +283,11 @@ def _head_sizes(urls: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     try:
         first = head(urls[0])  # one probe first: an offline machine waits one timeout, not 300
-    except requests.RequestException:
-        return found
+    except requests.RequestException as exc:
+        unreachable = no_network(exc)
+        host = urlparse(urls[0]).netloc
+        why = unreachable.cause if unreachable else f"{type(exc).__name__}: {exc}"
+        return found, f"{host} could not be asked: {why}"
     if first is not None:
         found[urls[0]] = first
     with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
@@ -285,7 +299,7 @@ def _head_sizes(urls: list[str]) -> dict[str, int]:
                 continue
             if size is not None:
                 found[url] = size
-    return found
+    return found, None
 
 
 def measured_size(store: Path) -> Amount:

@@ -20,7 +20,6 @@ __all__ = [
     "PYRAMID_STRIDE",
     "STANDARDIZE_EPSILON",
     "is_decayed",
-    "missing_framework",
     "same_padding",
 ]
 
@@ -86,21 +85,3 @@ def same_padding(size: int, kernel: int = 5, stride: int = PYRAMID_STRIDE) -> tu
         raise ValueError(f"size must be >= 1, got {size}")
     total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
-
-
-_EXTRAS = {"torch": "torch", "tensorflow": "tf"}
-
-
-def missing_framework(framework: str) -> ImportError:
-    """The error for a missing ``framework`` ("torch" or "tensorflow"), naming the extra.
-
-    Examples
-    --------
-    >>> print(missing_framework("tensorflow"))
-    neural_datasets.harmonize.tf needs tensorflow; install it with pip install "neural-datasets[tf]"
-    """
-    module = "tf" if framework == "tensorflow" else framework
-    return ImportError(
-        f"neural_datasets.harmonize.{module} needs {framework}; install it with "
-        f'pip install "neural-datasets[{_EXTRAS[framework]}]"'
-    )

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from neural_datasets._checks import framework_import
 from neural_datasets.harmonize.definitions import (
     BINOMIAL_KERNEL,
     LABEL_SMOOTHING,
@@ -41,13 +42,10 @@ from neural_datasets.harmonize.definitions import (
     PYRAMID_STRIDE,
     STANDARDIZE_EPSILON,
     is_decayed,
-    missing_framework,
 )
 
-try:
+with framework_import("neural_datasets.harmonize.tf"):
     import tensorflow as tf
-except ImportError as error:  # pragma: no cover - exercised without TensorFlow installed
-    raise missing_framework("tensorflow") from error
 
 __all__ = [
     "HarmonizedModel",

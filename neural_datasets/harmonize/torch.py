@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from neural_datasets._checks import framework_import
 from neural_datasets.harmonize.definitions import (
     BINOMIAL_KERNEL,
     LABEL_SMOOTHING,
@@ -35,15 +36,12 @@ from neural_datasets.harmonize.definitions import (
     PYRAMID_STRIDE,
     STANDARDIZE_EPSILON,
     is_decayed,
-    missing_framework,
     same_padding,
 )
 
-try:
+with framework_import("neural_datasets.harmonize.torch"):
     import torch
     import torch.nn.functional as F
-except ImportError as error:  # pragma: no cover - exercised without torch installed
-    raise missing_framework("torch") from error
 
 __all__ = [
     "HarmonizerLoss",

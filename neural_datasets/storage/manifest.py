@@ -122,13 +122,24 @@ def remedy(path: Path) -> str:
 
     Examples
     --------
-    >>> remedy(Path("/cache/clickme-val/store.zarr/image/c/0/0/0/0"))[:62]
+    >>> import tempfile
+    >>> store = Path(tempfile.mkdtemp()) / "clickme-val" / "store.zarr"
+    >>> store.mkdir(parents=True)
+    >>> remedy(store / "image/c/0/0/0/0")[:62]
     'The store is damaged: run `neural-datasets verify clickme-val`'
-    >>> remedy(Path("/cache/clickme-train/store-compact-first2.zarr/label"))[:64]
-    'The store is damaged: run `neural-datasets verify clickme-train`'
+    >>> remedy(Path("/cache/clickme-train/store-compact-first2.zarr/label"))[:35]
+    'The store /cache/clickme-train/stor'
+    >>> remedy(Path("gs://bucket/clickme-val/store.zarr/label"))[:21]
+    'The store is damaged:'
     """
     stores = [p for p in (Path(path), *Path(path).parents) if _STORE_NAME.fullmatch(p.name)]
     name = stores[0].parent.name if stores else "NAME"
+    local = not re.match(r"[a-z][a-z0-9+.-]+:/", str(path))  # not gs://, s3://, https://
+    if stores and local and not stores[0].exists():
+        return (
+            f"The store {stores[0]} is gone: it was removed while in use (`neural-datasets rm "
+            f"{name}`?). Open the dataset again; that fetches it anew."
+        )
     return (
         f"The store is damaged: run `neural-datasets verify {name}` to list what is wrong, then "
         f"`neural-datasets rm {name}` and fetch it again."
@@ -247,6 +258,16 @@ def read_manifest(store: Path) -> dict[str, list[int]]:
     meta = read_json(Path(store) / MANIFEST_FILE)
     files: dict[str, list[int]] = meta["attributes"]["neural_datasets_manifest"]["files"]
     return files
+
+
+def missing_files(store: Path) -> list[str]:
+    """The files the manifest of the sealed ``store`` lists that are gone (a stat each, no hash).
+
+    Cheap enough for every ``fetch``: a store whose files were deleted after
+    publication is noticed there, not at the first read.
+    """
+    store = Path(store)
+    return sorted(path for path in read_manifest(store) if not (store / path).is_file())
 
 
 def manifest_problems(store: Path, progress: Callable[[int], None] | None = None) -> list[str]:

@@ -327,8 +327,12 @@ def test_preprocess_before_load_data(module_cache: Path) -> None:
 
 def test_bad_stimuli_raise_the_originals_error_after_loading(module_cache: Path) -> None:
     fresh = nd.Neural_dataset("arcaro2020-sample", cache_dir=module_cache, progress=False)
-    with pytest.raises(ValueError, match="stimuli must be one of george_central_it, george_poste"):
-        fresh.load_data("george")
+    with pytest.raises(nd.InvalidArgumentError) as caught:  # a ValueError, as the original's
+        fresh.load_data("george_it")
+    assert str(caught.value) == (
+        "stimuli='george_it': expected an IT population (the original calls it stimuli), one of "
+        "george_central_it, george_posterior_it, red_central_it. Did you mean 'george_central_it'?"
+    )
     assert fresh.original_stimuli.shape == (8, 224, 224, 3) and not hasattr(fresh, "X")
 
 

@@ -306,7 +306,7 @@ def test_read_only_cache(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "REFUSED: Cannot write to the cache" in result.stdout
-    assert "--cache-dir" in result.stdout
+    assert "cache_dir=" in result.stdout  # the Python spelling of --cache-dir
 
 
 def _read_only(full: Path, empty: Path, command: list[str]) -> list[str]:

@@ -122,7 +122,7 @@ def test_remote_sizes_come_from_head_requests_once(served, cache_dir: Path, caps
     assert _row(capsys.readouterr().out, "served-clickme")[1:4] == ["2", "1.05", "MB"]
     assert _heads(served) == 2  # remembered in the cache's sizes.json
     assert main(["info", "served-clickme", "--no-lookup", "--cache-dir", str(cache_dir / "x")]) == 0
-    assert "  download: ? (unknown: the server gave no size)" in capsys.readouterr().out
+    assert "  download: ? (unknown: not asked (--no-lookup))" in capsys.readouterr().out
 
 
 def test_an_unreachable_server_leaves_sizes_unknown(cache_dir: Path, monkeypatch) -> None:

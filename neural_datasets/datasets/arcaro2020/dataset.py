@@ -82,9 +82,11 @@ class ITRecordings(StoreDataset):
     name
         ``"arcaro2020"`` (the published archive) or ``"arcaro2020-sample"``
         (bundled, synthetic responses, offline).
-    cache_dir, base_url, progress
+    cache_dir, base_url, progress, download
         As for :func:`neural_datasets.fetch`; ``base_url`` may be a mirror
-        holding ``Arcaro2020.zip``.
+        holding ``Arcaro2020.zip``. ``download=False`` uses only what is on
+        this machine and raises :class:`~neural_datasets.errors.OfflineError`
+        otherwise.
 
     Examples
     --------
@@ -107,6 +109,7 @@ class ITRecordings(StoreDataset):
         cache_dir: str | os.PathLike[str] | None = None,
         base_url: str | None = None,
         progress: bool = True,
+        download: bool = True,
     ) -> None:
         from ...registry import get_spec
 
@@ -116,7 +119,9 @@ class ITRecordings(StoreDataset):
                 f"neural_datasets.get_spec({name!r}).open({name!r}) (neural_datasets.ClickMe "
                 f"for ClickMe splits)."
             )
-        super().__init__(name, cache_dir=cache_dir, base_url=base_url, progress=progress)
+        super().__init__(
+            name, cache_dir=cache_dir, base_url=base_url, progress=progress, download=download
+        )
 
     def _open(self, store: str | os.PathLike[str]) -> None:
         self.store = Path(store)

@@ -41,6 +41,8 @@ class ITPairSource:
     """
 
     thread_safe = True
+    supervised_keys = ("stimulus", "response")
+    """The (input, target) of a sample, for ``as_supervised=True`` (TFDS's name)."""
     """Reads are gathers from read-only arrays, safe from several threads at once."""
 
     def __init__(

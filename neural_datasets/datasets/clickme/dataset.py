@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._checks import choice
 from ...errors import CorruptStoreError, InvalidArgumentError
 from ...registry import get_spec
 from ...storage.bytes_array import is_bytes_array
@@ -84,6 +85,11 @@ class ClickMe(StoreDataset):
         the end, and ``classes=``, need the whole split unless the registry
         knows its exact length. ``partial=False`` always fetches the whole
         split.
+    download
+        Download the split if the cache lacks it (default; its size is
+        printed first). ``False``: use only what is on this machine, and
+        raise :class:`~neural_datasets.errors.OfflineError` (saying how big
+        the download is) when it is not there (torchvision's convention).
 
     Examples
     --------
@@ -121,7 +127,12 @@ class ClickMe(StoreDataset):
     store_indices: np.ndarray | None = None
     """For a subset, the store positions of its samples, in order; ``None`` for the whole store."""
 
+    filters: tuple[str, ...] = ()
+    """The ``indices=``/``classes=`` filters and :meth:`subset` calls that made this view."""
+
     thread_safe = True
+    supervised_keys = ("image", "label")
+    """The (input, target) of a sample, for ``as_supervised=True`` (TFDS's name)."""
     """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
 
     def __init__(
@@ -135,16 +146,24 @@ class ClickMe(StoreDataset):
         progress: bool = True,
         layout: str | None = None,
         partial: bool = True,
+        download: bool = True,
     ) -> None:
+        if not isinstance(split, str):
+            choice("split", split, SPLITS, "a ClickMe split")  # raises the TypeError
         try:
             name, slice_text = parse_split(split)
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from None
-        if name not in SPLITS:
+        if name.removeprefix("clickme-") in SPLITS and name != name.removeprefix("clickme-"):
+            short = split.removeprefix("clickme-")
             raise InvalidArgumentError(
-                f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)}, optionally "
-                f"sliced like 'train[:10%]' or 'val[1000:2000]'."
+                f"split={split!r}: {name!r} is the registry name of the ClickMe split "
+                f"{name.removeprefix('clickme-')!r}; ClickMe takes the split: "
+                f"nd.ClickMe({short!r}). (nd.fetch({name!r}) takes the registry name.)"
             )
+        choice("split", name, SPLITS, "a ClickMe split (optionally sliced, e.g. 'train[:10%]')")
+        if classes is not None and not isinstance(classes, (str, numbers.Integral)):
+            classes = list(classes)  # read twice: to select, and for the repr
         total = get_spec(f"clickme-{name}").samples  # the split's exact length, when known
         need = None
         if partial and classes is None and (slice_text is not None or indices is not None):
@@ -162,8 +181,9 @@ class ClickMe(StoreDataset):
             layout=layout,
             records=need,
             request=split if indices is None else f"{split} with indices",
+            download=download,
         )
-        self.split = split
+        self.split = name  # until the slice is applied, for the messages and the repr
         length = len(self)
         if need is not None and "prefix" in self.attrs.get("neural_datasets", {}):
             length = self._prefix_length(need, total)
@@ -172,9 +192,12 @@ class ClickMe(StoreDataset):
                 positions = split_positions(slice_text, length)
             except ValueError as exc:
                 raise InvalidArgumentError(str(exc)) from None
-            self._select(positions)  # on a prefix store, all below `need` (records_needed)
+            self._select(positions, f"the slice [{slice_text}]", length)  # below `need` on a prefix
+        self.split = split
         if indices is not None or classes is not None:
-            self._select(self._subset_positions(indices, classes))
+            what = _filters(indices, classes)
+            self._select(self._subset_positions(indices, classes), ", ".join(what))
+            self.filters = what
 
     def _prefix_length(self, need: int, total: int | None) -> int:
         """The length to resolve the slice against, on a prefix store of at least ``need``."""
@@ -281,8 +304,12 @@ class ClickMe(StoreDataset):
         >>> len(view), bool((view.read_batch([0])["image"] == ds[10]["image"]).all())
         (10, True)
         """
+        if classes is not None and not isinstance(classes, (str, numbers.Integral)):
+            classes = list(classes)  # read twice: to select, and for the repr
         view = copy.copy(self)
-        view._select(self._subset_positions(indices, classes))
+        what = _filters(indices, classes)
+        view._select(self._subset_positions(indices, classes), f"subset({', '.join(what)})")
+        view.filters = (*self.filters, f"subset({', '.join(what)})")
         return view
 
     def _subset_positions(self, indices: Any, classes: Iterable[int | str] | None) -> np.ndarray:
@@ -316,11 +343,17 @@ class ClickMe(StoreDataset):
                 raise InvalidArgumentError(f"classes must be label numbers or names, got {cls!r}")
         return np.asarray(numbers_, dtype=np.int64)
 
-    def _select(self, positions: np.ndarray) -> None:
-        """Narrow this object to ``positions`` (indices into its current samples)."""
+    def _select(self, positions: np.ndarray, what: str, of: int | None = None) -> None:
+        """Narrow this object to ``positions`` (indices into its current samples).
+
+        ``what`` says which filter chose them and ``of`` from how many samples
+        (default: this object's), for the message when none is left.
+        """
         if len(positions) == 0:
+            filters = "".join(f", {item}" for item in self.filters)
             raise InvalidArgumentError(
-                f"this subset of {self!r} selects no samples; widen the slice or the classes."
+                f"{what} selects none of the {len(self) if of is None else of} samples of "
+                f"ClickMe(split={self.split!r}{filters}); widen it."
             )
         base = self.store_indices
         self.store_indices = positions if base is None else base[positions]
@@ -436,4 +469,25 @@ class ClickMe(StoreDataset):
         return files[int(shard)], int(record)
 
     def __repr__(self) -> str:
-        return f"ClickMe(split={self.split!r}, samples={len(self)}, location={self.location!r})"
+        filters = "".join(f"{item}, " for item in self.filters)
+        return (
+            f"ClickMe(split={self.split!r}, {filters}samples={len(self)}, "
+            f"location={self.location!r})"
+        )
+
+
+def _filters(indices: Any, classes: Any) -> tuple[str, ...]:
+    """``indices=...``, ``classes=...`` as given (long arrays shortened), for reprs and messages.
+
+    Examples
+    --------
+    >>> _filters(np.arange(100), [3, "tiger shark"])  # doctest: +ELLIPSIS
+    ('indices=array([ 0,  1,  2, ..., 97, 98, 99]...)', "classes=[3, 'tiger shark']")
+    """
+    shown = []
+    if indices is not None:
+        with np.printoptions(threshold=10, edgeitems=3):
+            shown.append(f"indices={indices!r}")
+    if classes is not None:
+        shown.append(f"classes={classes!r}")
+    return tuple(shown)
