@@ -240,7 +240,9 @@ def test_cli_push_and_verify(
         push = ["push", local.location, url, "--no-progress", "--jobs", "2"]
         assert main([*push, "--endpoint", s3.endpoint]) == 0
     assert "16 objects uploaded" in capsys.readouterr().out
-    assert main(["push", local.location, url, "--no-progress", "--jobs", "0"]) == 1
+    assert (
+        main(["push", local.location, url, "--no-progress", "--jobs", "0"]) == 2
+    )  # a bad option value is a usage error
     assert "jobs must be a positive" in capsys.readouterr().err
     assert main(["verify", url, "--no-progress"]) == 0
     s3.client().delete_object(Bucket=BUCKET, Key="cli/store.zarr/label/c/0")
