@@ -18,14 +18,14 @@ from typing import Any
 
 from . import __version__
 from .errors import NeuralDatasetsError, UnknownDatasetError
-from .fetching.cache import LAYOUTS, DatasetCache, dataset_cache, offline
+from .fetching.cache import DatasetCache, dataset_cache, offline, spec_cache
 from .registry import available, get_spec
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neural-datasets",
-        description="Fetch, verify and inspect the ClickMe and IT-recording datasets.",
+        description="Fetch, verify and inspect the registered datasets (`neural-datasets list`).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -74,14 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument(
         "--layout",
-        choices=LAYOUTS,
-        help="store layout: raw (decoded pixels) or compact (the published JPEG bytes, "
-        "decoded on read); default: the dataset's own (BENCHMARKS.md)",
+        help="store layout: raw (decoded arrays) or another the dataset has (`neural-datasets "
+        "info NAME` lists them); default: the dataset's own (BENCHMARKS.md)",
     )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
-    path.add_argument("--layout", choices=LAYOUTS, help="the store of this layout")
+    path.add_argument("--layout", help="the store of this layout (one the dataset has)")
     command("rm", "delete a dataset from the cache", "1")
     command("pin", "print registry checksum lines for the files recorded on first download", "1")
     preview = command("preview", "write a PNG preview of a dataset", "1")
@@ -134,7 +133,7 @@ def _list(args: argparse.Namespace) -> int:
     rows = [("NAME", "FILES", "DOWNLOAD", "SAMPLES", "STORE", "STATE", "DESCRIPTION")]
     for name in available():
         spec = get_spec(name)
-        cache = dataset_cache(name, args.cache_dir, spec.default_layout)
+        cache = spec_cache(spec, args.cache_dir)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
         published = [other.layout for other in _published(cache)]
@@ -199,7 +198,7 @@ def _info(args: argparse.Namespace) -> int:
     from .fetching.space import dataset_sizes, free_space, human_bytes, measured_size
 
     spec = get_spec(args.name)
-    cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
+    cache = spec_cache(spec, args.cache_dir)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
     print(spec.name)
@@ -214,8 +213,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
     print(f"  download: {sizes.download} ({_how(sizes.download.how, 'the server gave no size')})")
     print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
-    others = ", ".join(layout for layout in LAYOUTS if layout != cache.layout)
-    print(f"  layout: {cache.layout} (the default; also: {others}, with `--layout`)")
+    others = ", ".join(layout for layout in spec.layout_names if layout != cache.layout)
+    also = f"; also: {others}, with `--layout`" if others else "; the only one"
+    print(f"  layout: {cache.layout} (the default{also})")
     print(f"  store on disk: {sizes.store} ({_how(sizes.store.how, 'until fetched')})")
     print(f"  store bytes per sample: {sizes.store_bytes_per_sample}")
     where, free = free_space(cache.root)
@@ -290,16 +290,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    spec = get_spec(args.name)
-    layout = args.layout or spec.default_layout
-    print(dataset_cache(spec.name, args.cache_dir, layout).store)
+    print(spec_cache(get_spec(args.name), args.cache_dir, args.layout).store)
     return 0
 
 
 def _rm(args: argparse.Namespace) -> int:
     from .fetching.fetch import remove
 
-    cache = dataset_cache(get_spec(args.name).name, args.cache_dir)
+    cache = spec_cache(get_spec(args.name), args.cache_dir)
     if not cache.folder.exists():
         print(f"{cache.name} is not in the cache at {cache.root}; nothing to remove")
         return 0

@@ -32,13 +32,13 @@ import numpy as np
 
 from ...errors import ConversionError, CorruptRecordError
 from ...fetching.hashes import file_sha256
-from ...formats.tfrecord import decode_clickme_example, index_records, read_record
+from ...formats.tfrecord import index_records, read_record
 from ...storage import layout, writer
-from ..spec import DatasetSpec
+from ..spec import DatasetSpec, Feature
+from .records import decode_clickme_example
 
 IMAGE_SHAPE = (256, 256, 3)
 HEATMAP_SHAPE = (256, 256)
-NUM_CLASSES = 1000
 SHARDS_PER_UNIT = 2
 # Each thread holds one unit (128 samples, 34 MB); past 16 threads (~50,000 samples/s of
 # decoding) the raw layout's 262 KB/sample of writes saturate any disk.
@@ -96,7 +96,7 @@ def convert(
     _prepare(building, total)
     units = _units(plan, total)
     pending = [unit for unit in units if not unit.is_done(building)]
-    _run_units(building, plan, pending, total, progress, workers, spec.name)
+    _run_units(building, plan, pending, total, progress, workers, spec)
     _write_columns(building, units)
     shutil.rmtree(building / PROGRESS_DIR)
     return {
@@ -105,6 +105,7 @@ def convert(
             "num_samples": total,
             "source_files": [source.name for source in plan],
             "records_per_file": [len(source.records) for source in plan],
+            "source_file_column": "source_shard",
             "image_decoder": "libjpeg-turbo fast DCT, fancy upsampling (= tf.io.decode_jpeg)",
             "label_names": "ImageNet-1k (ClickMe.label_names)",
         }
@@ -198,7 +199,7 @@ def _run_units(
     total: int,
     progress: bool,
     workers: int,
-    name: str,
+    spec: DatasetSpec,
 ) -> None:
     """Convert ``units`` with ``workers`` threads; the first failure stops them all."""
     from tqdm.auto import tqdm
@@ -207,7 +208,7 @@ def _run_units(
         total=total,
         initial=total - sum(unit.stop - unit.first for unit in units),
         unit="sample",
-        desc=f"{name}: converting",
+        desc=f"{spec.name}: converting",
         disable=not progress,
         leave=False,
     )
@@ -216,11 +217,11 @@ def _run_units(
     with bar:
         if workers == 1 or len(units) < 2:
             for unit in units:
-                bar.update(_convert_unit(building, by_name, unit, stop, name))
+                bar.update(_convert_unit(building, by_name, unit, stop, spec))
             return
         pool = ThreadPoolExecutor(min(workers, len(units)), thread_name_prefix="clickme-convert")
         try:
-            futures = [pool.submit(_convert_unit, building, by_name, u, stop, name) for u in units]
+            futures = [pool.submit(_convert_unit, building, by_name, u, stop, spec) for u in units]
             remaining = set(futures)
             while remaining:
                 done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
@@ -236,9 +237,14 @@ class _Stopped(Exception):
 
 
 def _convert_unit(
-    building: Path, scans: dict[str, ShardScan], unit: Unit, stop: threading.Event, name: str
+    building: Path,
+    scans: dict[str, ShardScan],
+    unit: Unit,
+    stop: threading.Event,
+    spec: DatasetSpec,
 ) -> int:
     """Decode, validate and write the samples of one unit; return how many."""
+    name, label_feature = spec.name, spec.feature("label")
     n = unit.stop - unit.first
     images = np.empty((n, *IMAGE_SHAPE), np.uint8)
     heatmaps = np.empty((n, *HEATMAP_SHAPE), np.uint8)
@@ -257,7 +263,7 @@ def _convert_unit(
                 offset, length = source.records[record]
                 try:
                     data = read_record(handle, int(offset), int(length), index=record)
-                    labels[i] = _decode_record(data, images[i], heatmaps[i])
+                    labels[i] = _decode_record(data, images[i], heatmaps[i], label_feature)
                 except (CorruptRecordError, ConversionError) as exc:
                     raise ConversionError(
                         f"{name}: cannot convert {source.name}, record {record} (data at byte "
@@ -280,11 +286,15 @@ def _convert_unit(
     return n
 
 
-def _decode_record(data: bytes, image: np.ndarray, heatmap: np.ndarray) -> int:
-    """Decode one record into ``image`` and ``heatmap`` (views of the unit's arrays); its label."""
+def _decode_record(
+    data: bytes, image: np.ndarray, heatmap: np.ndarray, label_feature: Feature
+) -> int:
+    """Decode one record into ``image`` and ``heatmap`` (views of the unit's arrays); its label.
+
+    The label must lie in the spec's declared range (``label_feature``).
+    """
     image_jpeg, heatmap_jpeg, label = decode_clickme_example(data)
-    if not 0 <= label < NUM_CLASSES:
-        raise ConversionError(f"label {label} is outside 0..{NUM_CLASSES - 1}")
+    label_feature.check_range(label)
     _decode_jpeg(image_jpeg, image, "image")
     _decode_jpeg(heatmap_jpeg, heatmap, "heatmap")
     return label

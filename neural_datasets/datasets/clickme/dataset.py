@@ -19,6 +19,7 @@ from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
 from ..indexing import coerce_index, parse_split, records_needed, split_positions
+from .spec import FEATURES
 
 SPLITS = ("train", "val", "sample")
 
@@ -124,6 +125,9 @@ class ClickMe(StoreDataset):
 
     thread_safe = True
     """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
+
+    features = FEATURES
+    """What a sample holds: the spec's features (the adapters read which are pictures)."""
 
     def __init__(
         self,
