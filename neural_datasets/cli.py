@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import sys
 import textwrap
 import warnings
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not ask the server for unknown download sizes (HEAD requests)",
     )
+    info.add_argument("--json", action="store_true", help="print the facts as one JSON object")
+    command("cite", "print the BibTeX entries to cite for a dataset", "1")
     fetch = command("fetch", "download, verify and convert datasets", "+")
     fetch.add_argument("--base-url", help="a mirror with the same relative layout")
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -195,9 +198,14 @@ def _prefixes(cache: DatasetCache) -> list[DatasetCache]:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .dataset_info import info
     from .fetching.space import dataset_sizes, free_space, human_bytes, measured_size
 
     spec = get_spec(args.name)
+    if args.json:
+        about = info(spec.name, cache_dir=args.cache_dir, lookup=not args.no_lookup)
+        print(json.dumps(about.as_dict(), indent=2))
+        return 0
     cache = spec_cache(spec, args.cache_dir)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
     wrap = textwrap.TextWrapper(width=88, subsequent_indent="    ")
@@ -208,6 +216,10 @@ def _info(args: argparse.Namespace) -> int:
         ("licence", spec.license),
     ):
         print(wrap.fill(f"  {label}: {text}"))
+    if spec.homepage:
+        print(f"  homepage: {spec.homepage}")
+    if spec.bibtex:
+        print(f"  bibtex: `neural-datasets cite {spec.name}`")
     print(f"  base url: {spec.base_url}")
     pinned = sum(1 for f in spec.files if f.sha256)
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
@@ -218,6 +230,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"  layout: {cache.layout} (the default{also})")
     print(f"  store on disk: {sizes.store} ({_how(sizes.store.how, 'until fetched')})")
     print(f"  store bytes per sample: {sizes.store_bytes_per_sample}")
+    for feature in spec.features:
+        shape = "x".join("?" if n is None else str(n) for n in feature.shape) or "scalar"
+        print(wrap.fill(f"  feature {feature.name}: {feature.dtype} {shape}, {feature.meaning}"))
     where, free = free_space(cache.root)
     print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
@@ -249,6 +264,15 @@ def _how(how: str, unknown_because: str) -> str:
         "estimated": "estimated",
         "unknown": f"unknown: {unknown_because}",
     }[how]
+
+
+def _cite(args: argparse.Namespace) -> int:
+    spec = get_spec(args.name)
+    if not spec.bibtex:
+        print(f"{spec.name} declares no BibTeX; its citation: {spec.citation}", file=sys.stderr)
+        return 1
+    print(spec.bibtex.rstrip())
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -351,6 +375,7 @@ def _preview(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "list": _list,
     "info": _info,
+    "cite": _cite,
     "fetch": _fetch,
     "verify": _verify,
     "path": _path,

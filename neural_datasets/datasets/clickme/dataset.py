@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import CorruptStoreError, InvalidArgumentError
-from ...registry import get_spec
+from ...registry import REGISTRY
 from ...storage.bytes_array import is_bytes_array
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
@@ -22,6 +22,31 @@ from ..indexing import coerce_index, parse_split, records_needed, split_position
 from .spec import FEATURES
 
 SPLITS = ("train", "val", "sample")
+"""ClickMe's own splits, registered as ``clickme-<split>``."""
+
+
+def clickme_spec(name: str) -> Any:
+    """The spec of ClickMe split ``name`` or of any registered ClickMe-format dataset ``name``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        When ``name`` is neither (the message lists the choices).
+
+    Examples
+    --------
+    >>> clickme_spec("val").name, clickme_spec("clickme-sample").name
+    ('clickme-val', 'clickme-sample')
+    """
+    for candidate in (f"clickme-{name}", name):
+        if candidate in REGISTRY and REGISTRY[candidate].family == "clickme":
+            return REGISTRY[candidate]
+    others = sorted(n for n, spec in REGISTRY.items() if spec.family == "clickme")
+    raise InvalidArgumentError(
+        f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)} or a registered "
+        f"ClickMe-format dataset ({', '.join(others)}), optionally sliced like 'train[:10%]' "
+        f"or 'val[1000:2000]'."
+    )
 
 
 def _read_column(location: str, name: str) -> np.ndarray:
@@ -69,7 +94,10 @@ class ClickMe(StoreDataset):
     Parameters
     ----------
     split
-        ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample).
+        ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample),
+        or the registered name of any ClickMe-format dataset (its spec's
+        ``family`` is ``"clickme"``: another split, a lab's plug-in), each
+        optionally sliced (``"train[:10%]"``).
     classes, indices
         Keep only samples of these classes (label numbers or names), or at
         these positions (in the slice, if any); see :meth:`subset`.
@@ -145,12 +173,8 @@ class ClickMe(StoreDataset):
             name, slice_text = parse_split(split)
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from None
-        if name not in SPLITS:
-            raise InvalidArgumentError(
-                f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)}, optionally "
-                f"sliced like 'train[:10%]' or 'val[1000:2000]'."
-            )
-        total = get_spec(f"clickme-{name}").samples  # the split's exact length, when known
+        spec = clickme_spec(name)
+        total = spec.samples  # the split's exact length, when known
         need = None
         if partial and classes is None and (slice_text is not None or indices is not None):
             try:
@@ -160,7 +184,7 @@ class ClickMe(StoreDataset):
             if total is not None and need is not None and need >= total:
                 need = None
         super().__init__(
-            f"clickme-{name}",
+            spec.name,
             cache_dir=cache_dir,
             base_url=base_url,
             progress=progress,
@@ -169,6 +193,7 @@ class ClickMe(StoreDataset):
             request=split if indices is None else f"{split} with indices",
         )
         self.split = split
+        self.features = spec.features
         length = len(self)
         if need is not None and "prefix" in self.attrs.get("neural_datasets", {}):
             length = self._prefix_length(need, total)

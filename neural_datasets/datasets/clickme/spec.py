@@ -121,10 +121,10 @@ LAYOUTS = {"compact": convert_compact}
 
 
 def open_split(name: str, **kwargs: Any) -> Any:
-    """The :class:`~.dataset.ClickMe` split registered as ``name``."""
+    """The :class:`~.dataset.ClickMe` of the ClickMe-format dataset registered as ``name``."""
     from .dataset import ClickMe
 
-    return ClickMe(name.removeprefix("clickme-"), **kwargs)
+    return ClickMe(name, **kwargs)
 
 
 def preview(store: Path, out: Path, n: int) -> Path:

@@ -1,0 +1,23 @@
+"""The plug-in's ``SPECS``: a ClickMe-format dataset of its own (the bundled sample's files)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from neural_datasets.datasets.clickme.spec import SAMPLE_FOLDER, shard_spec
+
+SPECS = (
+    replace(
+        shard_spec(
+            "lab-clickme",
+            SAMPLE_FOLDER.as_uri(),
+            ["clickme-sample-0.tfrecords", "clickme-sample-1.tfrecords"],
+            split="lab",
+            description="A lab's ClickMe-format heatmaps (here: the bundled sample's shards).",
+        ),
+        samples=48,
+        license="CC0 (example)",
+        homepage="https://example.org/lab-clickme",
+        bibtex="@misc{lab2026clickme,\n  title = {Lab ClickMe maps},\n  year = {2026}\n}\n",
+    ),
+)
