@@ -165,6 +165,10 @@ class DatasetSpec:
         ``(pattern, template)`` pairs: a raw file whose relative path matches
         ``pattern`` (a regular expression, in full) may already sit in the Keras
         cache at ``template.format(**groups)``, where the lab's loaders keep it.
+    family_options
+        Parameters of the family's converter and class for this dataset
+        (for ``"spatial-it"``: its archive, top folder and animals); each
+        family documents its keys.
     file_format
         The raw files' format, checked before a first download is trusted
         (``"TFRecord"``, ``"zip"``; see :mod:`neural_datasets.formats.validate`);
@@ -230,6 +234,7 @@ class DatasetSpec:
     features: tuple[Feature, ...] = ()
     keras_names: tuple[tuple[str, str], ...] = ()
     file_format: str | None = None
+    family_options: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def layout_names(self) -> tuple[str, ...]:

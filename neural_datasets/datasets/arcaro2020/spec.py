@@ -46,6 +46,8 @@ BIBTEX = """\
   year      = {2023}
 }
 """
+FAMILY = "spatial-it"
+"""The format family :class:`~.dataset.ITRecordings` serves."""
 FEATURES = (
     Feature("stimulus", "uint8", (None, None, 3), "stimulus image, RGB", axes="HWC"),
     Feature(
@@ -116,7 +118,7 @@ SPECS = apply_pins(
             stored_samples=stored_samples,
             homepage=HOMEPAGE,
             bibtex=BIBTEX,
-            family="spatial-it",
+            family=FAMILY,
             features=FEATURES,
             keras_names=KERAS_NAMES,
             file_format="zip",
@@ -137,7 +139,7 @@ SPECS = apply_pins(
             stored_samples=stored_samples,
             homepage=HOMEPAGE,
             bibtex=BIBTEX,
-            family="spatial-it",
+            family=FAMILY,
             features=FEATURES,
             keras_names=KERAS_NAMES,
             file_format="zip",
