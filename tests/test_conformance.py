@@ -19,6 +19,7 @@ def test_every_dataset_folder_ships_a_sample() -> None:
     assert families == {registry.get_spec(n).family for n in registry.available()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", WITH_SAMPLE)
 def test_our_datasets_conform(name: str, tmp_path: Path) -> None:
     done = check_dataset(name, cache_dir=tmp_path)

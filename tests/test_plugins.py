@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from support.plugins import install_plugin
 
 SCRIPT = textwrap.dedent(
@@ -43,6 +44,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_an_installed_plugin_is_served_like_our_datasets(tmp_path: Path) -> None:
     site = install_plugin(tmp_path / "site", broken=True)
     script = tmp_path / "use_plugin.py"
