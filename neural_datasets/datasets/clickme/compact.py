@@ -37,7 +37,7 @@ from ...storage import layout, writer
 from ...storage.bytes_array import BytesArray, BytesArrayWriter
 from ...storage.reader import empty_aligned
 from ..spec import DatasetSpec
-from .convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
+from .convert import _decode_jpeg, picture_shapes
 from .records import decode_clickme_example
 
 MAX_DECODE_THREADS = 8
@@ -58,6 +58,7 @@ def convert_compact(
     from tqdm.auto import tqdm
 
     label_feature = spec.feature("label")  # its declared range, as the raw layout enforces
+    image_shape, heatmap_shape = picture_shapes(spec)
     paths = [raw_files[remote.path] for remote in spec.files]
     plan = [index_records(p) for p in paths]
     total = int(sum(len(ix) for ix in plan))
@@ -83,8 +84,8 @@ def convert_compact(
                     try:
                         image, heatmap, labels[sample] = decode_clickme_example(data)
                         label_feature.check_range(labels[sample])
-                        _check_jpeg(image, IMAGE_SHAPE)
-                        _check_jpeg(heatmap, HEATMAP_SHAPE)
+                        _check_jpeg(image, image_shape)
+                        _check_jpeg(heatmap, heatmap_shape)
                     except (CorruptRecordError, ConversionError) as exc:
                         raise ConversionError(
                             f"{path.name}, record {record} (byte offset {offset}): {exc}"
@@ -107,6 +108,8 @@ def convert_compact(
             "records_per_file": [len(ix) for ix in plan],
             "source_file_column": "source_shard",
             "layout": "compact",
+            "image_shape": list(image_shape),
+            "heatmap_shape": list(heatmap_shape),
             "image_decoder": "libjpeg-turbo fast DCT, fancy upsampling (= tf.io.decode_jpeg), "
             "on read",
             "label_names": "ImageNet-1k (ClickMe.label_names)",

@@ -39,6 +39,7 @@ from .records import decode_clickme_example
 
 IMAGE_SHAPE = (256, 256, 3)
 HEATMAP_SHAPE = (256, 256)
+"""ClickMe's own sizes; a spec of the family may declare others in its features."""
 SHARDS_PER_UNIT = 2
 # Each thread holds one unit (128 samples, 34 MB); past 16 threads (~50,000 samples/s of
 # decoding) the raw layout's 262 KB/sample of writes saturate any disk.
@@ -93,7 +94,7 @@ def convert(
             f"one. Remove it with `neural-datasets rm {spec.name}` and fetch again."
         )
     total = int(sum(len(source.records) for source in plan))
-    _prepare(building, total)
+    _prepare(building, total, *picture_shapes(spec))
     units = _units(plan, total)
     pending = [unit for unit in units if not unit.is_done(building)]
     _run_units(building, plan, pending, total, progress, workers, spec)
@@ -130,9 +131,35 @@ def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[ShardScan]:
         return list(pool.map(scan, named_paths))
 
 
-def _prepare(building: Path, total: int) -> None:
+def picture_shapes(spec: DatasetSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The image ``(H, W, 3)`` and heatmap ``(H, W)`` shapes ``spec`` declares.
+
+    Examples
+    --------
+    >>> from neural_datasets.registry import get_spec
+    >>> picture_shapes(get_spec("clickme-sample"))
+    ((256, 256, 3), (256, 256))
+    """
+    shapes = []
+    for name in ("image", "heatmap"):
+        shape = spec.feature(name).shape
+        if any(n is None for n in shape):
+            raise ConversionError(f"{spec.name}: its {name} feature must declare its size")
+        shapes.append(tuple(int(n) for n in shape if n is not None))
+    return shapes[0], shapes[1]
+
+
+def _prepare(
+    building: Path, total: int, image_shape: tuple[int, ...], heatmap_shape: tuple[int, ...]
+) -> None:
     """Create the arrays, first emptying a leftover partial store of another size or format."""
-    signature = {"format": layout.FORMAT_VERSION, "samples": total, "unit": SHARDS_PER_UNIT}
+    signature = {
+        "format": layout.FORMAT_VERSION,
+        "samples": total,
+        "unit": SHARDS_PER_UNIT,
+        "image": list(image_shape),
+        "heatmap": list(heatmap_shape),
+    }
     marker = building / PROGRESS_DIR / "layout.json"
     if not (marker.is_file() and json.loads(marker.read_text()) == signature):
         for child in building.iterdir():
@@ -144,12 +171,12 @@ def _prepare(building: Path, total: int) -> None:
     layout.create_sample_array(
         building,
         "image",
-        shape=(total, *IMAGE_SHAPE),
+        shape=(total, *image_shape),
         dtype="uint8",
         dimension_names=(*dims, "channel"),
     )
     layout.create_sample_array(
-        building, "heatmap", shape=(total, *HEATMAP_SHAPE), dtype="uint8", dimension_names=dims
+        building, "heatmap", shape=(total, *heatmap_shape), dtype="uint8", dimension_names=dims
     )
 
 
@@ -245,9 +272,10 @@ def _convert_unit(
 ) -> int:
     """Decode, validate and write the samples of one unit; return how many."""
     name, label_feature = spec.name, spec.feature("label")
+    image_shape, heatmap_shape = picture_shapes(spec)
     n = unit.stop - unit.first
-    images = np.empty((n, *IMAGE_SHAPE), np.uint8)
-    heatmaps = np.empty((n, *HEATMAP_SHAPE), np.uint8)
+    images = np.empty((n, *image_shape), np.uint8)
+    heatmaps = np.empty((n, *heatmap_shape), np.uint8)
     labels = np.empty(n, np.int64)
     shard_of = np.empty(n, np.int32)
     record_of = np.empty(n, np.int32)

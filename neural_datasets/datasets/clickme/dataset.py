@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import CorruptStoreError, InvalidArgumentError
 from ...registry import REGISTRY
 from ...storage.bytes_array import is_bytes_array
+from ...storage.layout import read_attributes
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
@@ -271,10 +272,14 @@ class ClickMe(StoreDataset):
                     f"local path only. Copy it to a local disk and open that, or publish the "
                     f"raw layout (neural-datasets fetch --layout raw) for reading over the network."
                 )
-            from .compact import HEATMAP_SHAPE, IMAGE_SHAPE, JpegArray  # layout="compact"
+            from .compact import JpegArray  # layout="compact"
+            from .convert import HEATMAP_SHAPE, IMAGE_SHAPE
 
-            self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
-            self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+            facts = read_attributes(Path(self.location)).get("clickme", {})
+            image_shape = tuple(facts.get("image_shape", IMAGE_SHAPE))  # older stores: ClickMe's
+            heatmap_shape = tuple(facts.get("heatmap_shape", HEATMAP_SHAPE))
+            self.images = JpegArray(Path(self.location) / "image", image_shape)
+            self.heatmaps = JpegArray(Path(self.location) / "heatmap", heatmap_shape)
         else:
             self.images = open_sample_array(f"{self.location}/image")
             self.heatmaps = open_sample_array(f"{self.location}/heatmap")
