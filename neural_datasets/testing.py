@@ -6,8 +6,8 @@ guarantee of this package checked against their own spec:
 
 * it fetches offline (``NEURAL_DATASETS_OFFLINE=1``) from its ``file://`` sample;
 * it converts to every declared layout, and every layout returns the same samples;
-* ``verify`` passes, and catches one flipped byte in every array and a file
-  its manifest lists gone missing;
+* ``verify`` passes, and catches one flipped byte in every array, a file
+  its manifest lists gone missing, and a file missing from its manifest;
 * the stored values have the declared features' dtypes, shapes and value ranges;
 * the PyTorch and tf.data adapters give batches of the declared features
   (when the framework is installed and the dataset is a batch source);
@@ -32,7 +32,9 @@ True
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -45,7 +47,7 @@ from .errors import InvalidArgumentError
 from .fetching.cache import ENV_OFFLINE, spec_cache
 from .fetching.fetch import fetch
 from .registry import get_spec
-from .storage.manifest import MANIFEST_FILE, store_files
+from .storage.manifest import MANIFEST_FILE, MARKER_FILE, store_files
 from .storage.verify import verify_store
 
 __all__ = ["DatasetConformance", "check_dataset", "has_sample"]
@@ -118,6 +120,7 @@ def check_dataset(
     for layout, store in stores.items():
         _verify_catches_damage(name, layout, store)
     done.append("verify: catches a flipped byte in every array and a missing file")
+    done.append("verify: catches a file missing from the sealed manifest")
     first = objects[spec.default_layout]
     if hasattr(first, "read_batch"):
         _features_hold(name, spec.features, first.read_batch(np.arange(min(len(first), 64))))
@@ -197,7 +200,29 @@ def _verify_catches_damage(name: str, layout: str, store: Path) -> None:
     assert any(listed in p for p in problems), (
         f"{name} ({layout}): {listed}, listed in {MANIFEST_FILE}, went missing unnoticed"
     )
+    _verify_catches_unlisted_file(name, layout, store, listed)
     assert verify_store(store) == [], f"{name} ({layout}): the restored store does not verify"
+
+
+def _verify_catches_unlisted_file(name: str, layout: str, store: Path, listed: str) -> None:
+    """Drop ``listed``'s manifest entry, re-sealing the marker: verify must name the file."""
+    manifest_path, marker_path = store / MANIFEST_FILE, store / MARKER_FILE
+    manifest_bytes, marker_bytes = manifest_path.read_bytes(), marker_path.read_bytes()
+    manifest = json.loads(manifest_bytes)
+    del manifest["attributes"]["neural_datasets_manifest"]["files"][listed]
+    manifest_path.write_text(json.dumps(manifest, sort_keys=True))
+    marker = json.loads(marker_bytes)
+    seal = marker["attributes"]["neural_datasets_complete"]
+    seal["manifest_sha256"] = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    marker_path.write_text(json.dumps(marker))
+    try:
+        problems = verify_store(store)
+    finally:
+        manifest_path.write_bytes(manifest_bytes)
+        marker_path.write_bytes(marker_bytes)
+    assert any(listed in p for p in problems), (
+        f"{name} ({layout}): {listed}, missing from the sealed manifest, went unnoticed"
+    )
 
 
 def _features_hold(name: str, features: tuple[Any, ...], batch: dict[str, Any]) -> None:
