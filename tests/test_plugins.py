@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
     about = nd.info("lab-clickme")
     assert about.family == "clickme" and about.samples.value == 48, about
     assert about.cached == ("raw",) and about.store_bytes["raw"].how == "measured"
-    for argv in (["cite", "lab-clickme"], ["verify", "lab-clickme", "--no-progress"],
+    for argv in (["list"], ["cite", "lab-clickme"], ["verify", "lab-clickme", "--no-progress"],
                  ["path", "lab-clickme", "--layout", "compact"],
                  ["fetch", "lab-clickme", "--layout", "compact", "--no-progress"]):
         assert main(argv) == 0, argv
@@ -60,6 +60,7 @@ def test_an_installed_plugin_is_served_like_our_datasets(tmp_path: Path) -> None
     assert "WARNINGS 1 neural-datasets: skipped dataset plug-in 'broken'" in out
     assert "lab_datasets.no_such_module" in out
     assert "@misc{lab2026clickme," in out  # cite
+    assert any(line.startswith("lab-clickme ") for line in out.splitlines())  # list
     assert str(tmp_path / "cache" / "lab-clickme" / "store-compact.zarr") in out  # path
     assert "TORCH (8, 3, 256, 256) (8, 1, 256, 256)" in out
     assert out.rstrip().endswith("DONE")

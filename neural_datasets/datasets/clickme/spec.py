@@ -167,8 +167,9 @@ def shard_spec(
     """An unpinned ClickMe entry over any ClickMe-format TFRecord ``files`` under ``base_url``.
 
     For shards that are not in the registry: a lab's own collection, a
-    benchmark's, a test's. Register it in :data:`neural_datasets.registry.REGISTRY`
-    to fetch it by name.
+    benchmark's, a test's. Publish it in a plug-in package's ``SPECS`` (see
+    docs/adding-a-dataset.md) to fetch and open it by name; ``ClickMe`` serves
+    it like ours (its ``family`` is ``"clickme"``).
 
     Examples
     --------
