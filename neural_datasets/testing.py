@@ -8,7 +8,9 @@ guarantee of this package checked against their own spec:
 * it converts to every declared layout, and every layout returns the same samples;
 * ``verify`` passes, and catches one flipped byte in every array, a file
   its manifest lists gone missing, and a file missing from its manifest;
-* the stored values have the declared features' dtypes, shapes and value ranges;
+* the stored values have the declared features' dtypes, shapes and value ranges,
+  and every layout's converter refuses a value outside a declared range (checked
+  by narrowing the range below a value the sample holds);
 * the PyTorch and tf.data adapters give batches of the declared features
   (when the framework is installed and the dataset is a batch source);
 * the preview renders a PNG; ``info`` shows sizes and the citation;
@@ -37,6 +39,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -123,8 +126,11 @@ def check_dataset(
     done.append("verify: catches a file missing from the sealed manifest")
     first = objects[spec.default_layout]
     if hasattr(first, "read_batch"):
-        _features_hold(name, spec.features, first.read_batch(np.arange(min(len(first), 64))))
+        batch = first.read_batch(np.arange(len(first)))
+        _features_hold(name, spec.features, batch)
         done.append("features: dtypes, shapes and value ranges")
+        if _converters_enforce_ranges(name, batch, cache_dir):
+            done.append("converters: every layout refuses a value outside a declared range")
         if frameworks:
             done += _framework_batches(name, spec.features, first)
     with tempfile.TemporaryDirectory() as folder:
@@ -237,6 +243,49 @@ def _features_hold(name: str, features: tuple[Any, ...], batch: dict[str, Any]) 
         )
         assert fits, f"{name}: {feature.name} samples are {shape}, declared {feature.shape}"
         feature.check_range(values, name)
+
+
+def _converters_enforce_ranges(
+    name: str, batch: dict[str, Any], cache_dir: str | os.PathLike[str]
+) -> bool:
+    """Narrow each declared range to exclude a value the sample holds: every layout must refuse.
+
+    The narrowed spec is registered for the check only, under another name.
+    """
+    from dataclasses import replace
+
+    from .errors import ConversionError
+    from .registry import REGISTRY
+
+    spec = get_spec(name)
+    checked = False
+    for index, feature in enumerate(spec.features):
+        if feature.value_range is None:
+            continue
+        low, high = feature.value_range
+        top = float(np.max(batch[feature.name]))
+        narrowed = (low, top - 1) if top - 1 >= low else (top + 1, high)
+        features = list(spec.features)
+        features[index] = replace(feature, value_range=narrowed)
+        probe = replace(spec, name=f"{name}--range-check", features=tuple(features))
+        REGISTRY[probe.name] = probe
+        try:
+            for layout in probe.layout_names:
+                try:
+                    with _offline(), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # unpinned copies, trusted on first use
+                        fetch(probe.name, cache_dir=cache_dir, layout=layout, progress=False)
+                except ConversionError as exc:
+                    assert feature.name in str(exc), f"{name} ({layout}): {exc}"
+                else:
+                    raise AssertionError(
+                        f"{name} ({layout}): the converter accepted {feature.name} values "
+                        f"outside the declared range {narrowed}"
+                    )
+        finally:
+            del REGISTRY[probe.name]
+        checked = True
+    return checked
 
 
 def _framework_batches(name: str, features: tuple[Any, ...], source: Any) -> list[str]:
