@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from typing import Any
 
 from . import __version__
 from .errors import InvalidArgumentError, NeuralDatasetsError, UnknownDatasetError, command_line
-from .fetching.cache import LAYOUTS, DatasetCache, dataset_cache, offline
+from .fetching.cache import DatasetCache, dataset_cache, offline, spec_cache
 from .registry import available, get_spec
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -53,7 +54,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     """The top-level parser, and each command's parser by name (for its usage in errors)."""
     parser = argparse.ArgumentParser(
         prog="neural-datasets",
-        description="Fetch, verify and inspect the ClickMe and IT-recording datasets.",
+        description="Fetch, verify and inspect the registered datasets (`neural-datasets list`).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -92,6 +93,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         action="store_true",
         help="do not ask the server for unknown download sizes (HEAD requests)",
     )
+    info.add_argument("--json", action="store_true", help="print the facts as one JSON object")
+    command("cite", "print the BibTeX entries to cite for a dataset", "1")
     fetch = command("fetch", "download, verify and convert datasets", "+")
     fetch.add_argument("--base-url", help="a mirror with the same relative layout")
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -104,14 +107,13 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     fetch.add_argument(
         "--layout",
-        choices=LAYOUTS,
-        help="store layout: raw (decoded pixels) or compact (the published JPEG bytes, "
-        "decoded on read); default: the dataset's own (BENCHMARKS.md)",
+        help="store layout: raw (decoded arrays) or another the dataset has (`neural-datasets "
+        "info NAME` lists them); default: the dataset's own (BENCHMARKS.md)",
     )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
-    path.add_argument("--layout", choices=LAYOUTS, help="the store of this layout")
+    path.add_argument("--layout", help="the store of this layout (one the dataset has)")
     command(
         "rm",
         "delete a dataset from the cache, its folder and lock included; waits for a fetch in "
@@ -215,7 +217,7 @@ def _list(args: argparse.Namespace) -> int:
     failures: list[str] = []
     for name in available():
         spec = get_spec(name)
-        cache = dataset_cache(name, args.cache_dir, spec.default_layout)
+        cache = spec_cache(spec, args.cache_dir)
         sizes = dataset_sizes(spec, cache, lookup=lookup)
         failures += [sizes.lookup_failure] if sizes.lookup_failure else []
         summary = spec.description.split(":")[0].split(".")[0].split(" (")[0]
@@ -303,10 +305,15 @@ def _prefixes(cache: DatasetCache) -> list[DatasetCache]:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .dataset_info import info
     from .fetching.space import dataset_sizes, free_space, human_bytes, measured_size
 
     spec = get_spec(args.name)
-    cache = dataset_cache(spec.name, args.cache_dir, spec.default_layout)
+    if args.json:
+        about = info(spec.name, cache_dir=args.cache_dir, lookup=not args.no_lookup)
+        print(json.dumps(about.as_dict(), indent=2))
+        return 0
+    cache = spec_cache(spec, args.cache_dir)
     sizes = dataset_sizes(spec, cache, lookup=not args.no_lookup and not offline())
     failures = [sizes.lookup_failure] if sizes.lookup_failure else []
     unknown = _why_unknown(not args.no_lookup, failures, "not asked (--no-lookup)")
@@ -318,15 +325,23 @@ def _info(args: argparse.Namespace) -> int:
         ("licence", spec.license),
     ):
         print(wrap.fill(f"  {label}: {text}"))
+    if spec.homepage:
+        print(f"  homepage: {spec.homepage}")
+    if spec.bibtex:
+        print(f"  bibtex: `neural-datasets cite {spec.name}`")
     print(f"  base url: {spec.base_url}")
     pinned = sum(1 for f in spec.files if f.sha256)
     print(f"  files: {len(spec.files)} ({pinned} pinned), e.g. {spec.files[0].path}")
     print(f"  download: {sizes.download} ({_how(sizes.download.how, unknown)})")
     print(f"  samples: {sizes.samples} ({_how(sizes.samples.how, 'until fetched')})")
-    others = ", ".join(layout for layout in LAYOUTS if layout != cache.layout)
-    print(f"  layout: {cache.layout} (the default; also: {others}, with `--layout`)")
+    others = ", ".join(layout for layout in spec.layout_names if layout != cache.layout)
+    also = f"; also: {others}, with `--layout`" if others else "; the only one"
+    print(f"  layout: {cache.layout} (the default{also})")
     print(f"  store on disk: {sizes.store} ({_how(sizes.store.how, 'until fetched')})")
     print(f"  store bytes per sample: {sizes.store_bytes_per_sample}")
+    for feature in spec.features:
+        shape = "x".join("?" if n is None else str(n) for n in feature.shape) or "scalar"
+        print(wrap.fill(f"  feature {feature.name}: {feature.dtype} {shape}, {feature.meaning}"))
     where, free = free_space(cache.root)
     print(f"  free space: {human_bytes(free)} at {where}")
     print(f"  cache: {cache.store} ({'ready' if cache.is_published() else 'not fetched'})")
@@ -358,6 +373,15 @@ def _how(how: str, unknown_because: str) -> str:
         "estimated": "estimated",
         "unknown": f"unknown: {unknown_because}",
     }[how]
+
+
+def _cite(args: argparse.Namespace) -> int:
+    spec = get_spec(args.name)
+    if not spec.bibtex:
+        print(f"{spec.name} declares no BibTeX; its citation: {spec.citation}", file=sys.stderr)
+        return 1
+    print(spec.bibtex.rstrip())
+    return 0
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -404,16 +428,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    spec = get_spec(args.name)
-    layout = args.layout or spec.default_layout
-    print(dataset_cache(spec.name, args.cache_dir, layout).store)
+    print(spec_cache(get_spec(args.name), args.cache_dir, args.layout).store)
     return 0
 
 
 def _rm(args: argparse.Namespace) -> int:
     from .fetching.fetch import remove
 
-    cache = dataset_cache(get_spec(args.name).name, args.cache_dir)
+    cache = spec_cache(get_spec(args.name), args.cache_dir)
     if not cache.folder.exists():
         print(f"{cache.name} is not in the cache at {cache.root}; nothing to remove")
         return 0
@@ -472,7 +494,11 @@ def _score(args: argparse.Namespace) -> int:
 def _add_push_command(command: Any) -> None:
     push = command("push", "publish a dataset's store to an S3-compatible object store", "1")
     push.add_argument("url", metavar="URL", help="where to publish: s3://bucket/prefix")
-    push.add_argument("--layout", choices=LAYOUTS, default="raw", help="default: raw")
+    push.add_argument(
+        "--layout",
+        default="raw",
+        help="the store of this layout (default raw)",
+    )
     push.add_argument(
         "--endpoint",
         help="S3 endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
@@ -511,6 +537,7 @@ def _push(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "list": _list,
     "info": _info,
+    "cite": _cite,
     "fetch": _fetch,
     "verify": _verify,
     "path": _path,

@@ -172,7 +172,7 @@ def clickme_example(image: np.ndarray, heatmap: np.ndarray, label: int) -> bytes
 
     Examples
     --------
-    >>> from neural_datasets.formats.tfrecord import decode_clickme_example
+    >>> from neural_datasets.datasets.clickme.records import decode_clickme_example
     >>> rec = clickme_example(np.zeros((256, 256, 3), np.uint8), np.zeros((256, 256), np.uint8), 5)
     >>> decode_clickme_example(rec)[2]
     5

@@ -265,15 +265,16 @@ def test_keras_named_shard_without_extension_is_validated(tmp_path: Path) -> Non
     files = write_shards(tmp_path, 1, 3)
     keras = tmp_path / "clickme_train_0"
     shutil.copyfile(tmp_path / files[0], keras)
-    assert format_problem(keras) == ("TFRecord", None)
+    declared = registry.get_spec(CLICKME).file_format  # the dataset's spec names the format
+    assert format_problem(keras) == format_problem(keras, declared) == ("TFRecord", None)
     keras.write_bytes(keras.read_bytes()[:-100])
-    kind, problem = format_problem(keras)
+    kind, problem = format_problem(keras, declared)
     assert kind == "TFRecord" and "truncated record data" in problem
     keras.write_bytes(b"\x00garbage that is neither a page nor a record")
-    kind, problem = format_problem(keras)
+    kind, problem = format_problem(keras, declared)
     assert kind == "TFRecord" and "bad length checksum in record header" in problem
     keras.write_bytes(b"<html><body>404</body></html>")
-    assert "HTML page" in format_problem(keras)[1]
+    assert "HTML page" in format_problem(keras, declared)[1]
 
 
 def test_zip_with_a_crc_error_is_not_valid(tmp_path: Path) -> None:

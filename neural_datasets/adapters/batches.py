@@ -1,21 +1,19 @@
 """Framework-free batch sources, the common ground of the PyTorch and tf.data adapters.
 
 A batch source is any object with ``len()`` and ``read_batch(indices)``
-returning a dict of NumPy arrays stacked on axis 0, read in one call.
-:class:`~neural_datasets.ClickMe` is one;
-:class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource` makes one of
-IT (stimulus, response) pairs. The adapters only add the framework's tensor
-type and layout on top.
+returning a dict of NumPy arrays stacked on axis 0, read in one call; the
+dataset classes are such sources. A source declares its arrays with a
+``features`` attribute (:class:`~neural_datasets.datasets.spec.Feature`, from
+its dataset's spec): the adapters give the pictures among them (images and
+maps) a channel axis and the framework's layout, and add nothing else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 import numpy as np
-
-IMAGE_KEYS = ("image", "heatmap", "stimulus")
-"""Keys holding images or maps; the adapters give them a channel axis."""
 
 
 class BatchSource(Protocol):
@@ -26,17 +24,46 @@ class BatchSource(Protocol):
     def read_batch(self, indices: Any) -> dict[str, np.ndarray]: ...
 
 
-def channels_last(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Give single-channel maps of ``batch`` a trailing channel axis, as views.
+def picture_keys(source: Any, batch: dict[str, Any]) -> frozenset[str]:
+    """The keys of ``batch`` holding pictures (images or maps, ``[B, H, W(, C)]``).
+
+    Read from the features ``source`` declares (``Feature.is_picture``). A
+    source declaring none (a wrapper of your own) has its pictures recognised
+    by their arrays: ``uint8`` with axes ``[B, H, W]`` or ``[B, H, W, C]``
+    and ``C`` in 1, 3 or 4; declare ``features`` to say otherwise.
+
+    Examples
+    --------
+    >>> import neural_datasets as nd
+    >>> ds = nd.ClickMe("sample", progress=False)
+    >>> sorted(picture_keys(ds, ds.read_batch([0])))
+    ['heatmap', 'image']
+    >>> sorted(picture_keys(object(), {"map": np.zeros((2, 4, 4), np.uint8), "x": np.zeros(2)}))
+    ['map']
+    """
+    features = getattr(source, "features", None)
+    if features:
+        return frozenset(f.name for f in features if f.is_picture and f.name in batch)
+    return frozenset(
+        key
+        for key, value in batch.items()
+        if isinstance(value, np.ndarray)
+        and value.dtype == np.uint8
+        and (value.ndim == 3 or (value.ndim == 4 and value.shape[-1] in (1, 3, 4)))
+    )
+
+
+def channels_last(batch: dict[str, np.ndarray], pictures: Collection[str]) -> dict[str, np.ndarray]:
+    """Give single-channel ``pictures`` of ``batch`` a trailing channel axis, as views.
 
     Examples
     --------
     >>> batch = {"heatmap": np.zeros((2, 4, 4), np.uint8), "label": np.zeros(2)}
-    >>> {k: v.shape for k, v in channels_last(batch).items()}
+    >>> {k: v.shape for k, v in channels_last(batch, {"heatmap"}).items()}
     {'heatmap': (2, 4, 4, 1), 'label': (2,)}
     """
     return {
-        key: value[..., None] if key in IMAGE_KEYS and value.ndim == 3 else value
+        key: value[..., None] if key in pictures and value.ndim == 3 else value
         for key, value in batch.items()
     }
 
@@ -63,10 +90,9 @@ def thread_safe(source: Any) -> bool:
 
     A source declares it with a true ``thread_safe`` attribute; sources
     without one are assumed unsafe, and the adapters serialise their reads.
-    :class:`~neural_datasets.ClickMe` declares it (each thread keeps its own
-    shard files, see :class:`~neural_datasets.storage.reader.ShardedArray`),
-    as does :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`
-    (read-only in-memory arrays).
+    The dataset classes declare it (each thread keeps its own zarr shard
+    files, see :class:`~neural_datasets.storage.reader.ShardedArray`, or reads
+    read-only in-memory arrays).
 
     Examples
     --------

@@ -25,7 +25,7 @@ import atexit
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,12 +35,11 @@ from neural_datasets._checks import batch_source, count, framework_import
 with framework_import("neural_datasets.tf"):
     import tensorflow as tf
 
-from neural_datasets.adapters.batches import BatchSource, channels_last, thread_safe
+from neural_datasets.adapters.batches import BatchSource, channels_last, picture_keys, thread_safe
 from neural_datasets.adapters.sampling import EpochPlan
-from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 from neural_datasets.errors import InvalidArgumentError
 
-__all__ = ["dataset", "it_dataset"]
+__all__ = ["dataset"]
 
 
 class _ExitGuard:
@@ -105,8 +104,9 @@ def dataset(
     Parameters
     ----------
     source
-        A batch source: :class:`~neural_datasets.ClickMe` (local or opened
-        from a URL) or :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+        A batch source: a dataset object such as :class:`~neural_datasets.ClickMe`
+        (local or opened from a URL), or any object with ``len()`` and
+        ``read_batch``; its ``features`` say which arrays are pictures.
         Batches are read by parallel calls when the source declares
         ``thread_safe`` (see :func:`~neural_datasets.adapters.batches.thread_safe`),
         one at a time otherwise.
@@ -141,7 +141,8 @@ def dataset(
     Returns
     -------
     tf.data.Dataset
-        Dicts of NHWC tensors; for ClickMe ``image`` uint8 ``[B, H, W, 3]``,
+        Dicts of NHWC tensors (pictures get a channel axis); for ClickMe
+        ``image`` uint8 ``[B, H, W, 3]``,
         ``heatmap`` uint8 ``[B, H, W, 1]``, ``label`` int64 ``[B]``. Its
         cardinality is known (``epochs`` times the batches per epoch).
 
@@ -213,45 +214,13 @@ def dataset(
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 
-def it_dataset(
-    it: Any,
-    population: str,
-    time_window: tuple[int, int] | None,
-    batch_size: int,
-    *,
-    stimulus_size: int | Sequence[int] | None = 224,
-    **kwargs: Any,
-) -> tf.data.Dataset:
-    """IT (stimulus, response) pairs of one population as a ``tf.data.Dataset``.
-
-    Elements are ``{"stimulus": uint8 [B, H, W, 3], "response": float32 [B, ...]}``
-    with responses as :meth:`ITRecordings.responses <neural_datasets.ITRecordings.responses>`
-    gives them, images first.
-
-    Parameters
-    ----------
-    it, population, time_window, stimulus_size
-        As :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
-    batch_size, **kwargs
-        As :func:`dataset`.
-
-    Examples
-    --------
-    >>> import neural_datasets as nd
-    >>> it = nd.ITRecordings("arcaro2020-sample", progress=False)
-    >>> pairs = it_dataset(it, "george_central_it", (50, 90), 2, stimulus_size=64)
-    >>> pairs.element_spec["response"].shape.as_list()
-    [2, 17, 17, 30]
-    """
-    source = ITPairSource(it, population, time_window, stimulus_size=stimulus_size)
-    return dataset(source, batch_size, **kwargs)
-
-
 def _batch_reader(
     source: BatchSource, batch_dim: int | None
 ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """A tf.data map function reading one batch of indices, with static shapes and dtypes."""
-    probe = channels_last(source.read_batch([0]))
+    first = source.read_batch([0])
+    pictures = picture_keys(source, first)
+    probe = channels_last(first, pictures)
     keys = list(probe)
     shapes = {key: [batch_dim, *value.shape[1:]] for key, value in probe.items()}
     dtypes = [tf.as_dtype(probe[key].dtype) for key in keys]
@@ -265,7 +234,7 @@ def _batch_reader(
 
     def read_numpy(indices: np.ndarray) -> list[np.ndarray]:
         with turns:
-            batch = channels_last(source.read_batch(indices))
+            batch = channels_last(source.read_batch(indices), pictures)
         return [batch[key] for key in keys]
 
     @tf.autograph.experimental.do_not_convert

@@ -42,24 +42,23 @@ with framework_import("neural_datasets.torch"):
     from torch.utils.data import DataLoader, Dataset, Sampler
 
 from neural_datasets.adapters.batches import (
-    IMAGE_KEYS,
     BatchSource,
     channels_last,
     fork_safe,
+    picture_keys,
     thread_safe,
 )
 from neural_datasets.adapters.sampling import EpochPlan
-from neural_datasets.datasets.arcaro2020.pairs import ITPairSource
 from neural_datasets.datasets.indexing import coerce_index
 from neural_datasets.errors import NeuralDatasetsError
 
-__all__ = ["BatchDataset", "ClickMeDataset", "EpochBatchSampler", "ITPairs", "Loader", "loader"]
+__all__ = ["BatchDataset", "EpochBatchSampler", "Loader", "loader"]
 
 
-def _to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    tensors = {key: torch.from_numpy(value) for key, value in channels_last(batch).items()}
+def _to_tensors(batch: dict[str, np.ndarray], pictures: frozenset[str]) -> dict[str, torch.Tensor]:
+    tensors = {k: torch.from_numpy(v) for k, v in channels_last(batch, pictures).items()}
     # NHWC -> NCHW as a strided view: shape [B, C, H, W], memory format channels_last.
-    return {k: v.permute(0, 3, 1, 2) if k in IMAGE_KEYS else v for k, v in tensors.items()}
+    return {k: v.permute(0, 3, 1, 2) if k in pictures else v for k, v in tensors.items()}
 
 
 class BatchDataset(Dataset):
@@ -74,8 +73,8 @@ class BatchDataset(Dataset):
     ----------
     source
         Anything with ``len()`` and ``read_batch(indices) -> dict of arrays``,
-        such as :class:`~neural_datasets.ClickMe` or
-        :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
+        such as :class:`~neural_datasets.ClickMe` (its ``features`` say which
+        arrays are pictures, see :func:`~neural_datasets.adapters.batches.picture_keys`).
     transform
         Called on what the dataset returns, a dict of tensors (a whole batch
         from :func:`loader`, one sample for ``dataset[i]``), in the reading
@@ -115,9 +114,11 @@ class BatchDataset(Dataset):
         if self.encoded:
             encoded = self.source.read_encoded_batch(positions)  # type: ignore[attr-defined]
             jpegs = {k: v for k, v in encoded.items() if isinstance(v, list)}
-            batch = _to_tensors({k: v for k, v in encoded.items() if k not in jpegs}) | jpegs
+            arrays = {k: v for k, v in encoded.items() if k not in jpegs}
+            batch = _to_tensors(arrays, picture_keys(self.source, arrays)) | jpegs
         else:
-            batch = _to_tensors(self.source.read_batch(positions))
+            arrays = self.source.read_batch(positions)
+            batch = _to_tensors(arrays, picture_keys(self.source, arrays))
         result = {key: value[0] for key, value in batch.items()} if scalar else batch
         if self.transform is None or self.encoded:  # encoded: after decoding (Loader)
             return result
@@ -125,71 +126,6 @@ class BatchDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
-
-
-class ClickMeDataset(BatchDataset):
-    """ClickMe batches as tensors: ``image`` uint8 ``[B, 3, H, W]``, ``heatmap``
-    uint8 ``[B, 1, H, W]``, ``label`` int64 ``[B]``.
-
-    Parameters
-    ----------
-    clickme
-        A :class:`~neural_datasets.ClickMe`, or the path or URL of a published
-        store (``http(s)://``, ``gs://``, ``s3://``) to open with
-        :meth:`ClickMe.open <neural_datasets.ClickMe.open>`.
-    storage_options
-        For an ``s3://`` URL: endpoint, region, credentials, as
-        :meth:`ClickMe.open <neural_datasets.ClickMe.open>` (default: the
-        standard AWS variables).
-    transform
-        As for :class:`BatchDataset`.
-
-    Examples
-    --------
-    >>> import neural_datasets as nd
-    >>> ds = ClickMeDataset(nd.ClickMe("sample", progress=False))
-    >>> len(ds), tuple(ds[[0, 1]]["heatmap"].shape)
-    (48, (2, 1, 256, 256))
-    """
-
-    def __init__(
-        self,
-        clickme: Any,
-        transform: Callable[[dict[str, Any]], Any] | None = None,
-        storage_options: dict[str, Any] | None = None,
-    ) -> None:
-        if isinstance(clickme, (str, os.PathLike)):
-            from neural_datasets.datasets.clickme.dataset import ClickMe
-
-            clickme = ClickMe.open(clickme, storage_options=storage_options)
-        super().__init__(clickme, transform)
-
-
-class ITPairs(BatchDataset):
-    """IT (stimulus, response) pairs: ``stimulus`` uint8 ``[B, 3, H, W]``,
-    ``response`` float32 ``[B, ...]`` (as :meth:`ITRecordings.responses`, images first).
-
-    Parameters
-    ----------
-    *args, **kwargs
-        ``it, population, time_window, *, stimulus_size=224``, as
-        :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`.
-    transform
-        As for :class:`BatchDataset`.
-
-    Examples
-    --------
-    >>> import neural_datasets as nd
-    >>> it = nd.ITRecordings("arcaro2020-sample", progress=False)
-    >>> pairs = ITPairs(it, "red_central_it", (50, 90), stimulus_size=64)
-    >>> tuple(pairs[0]["stimulus"].shape), tuple(pairs[0]["response"].shape)
-    ((3, 64, 64), (9, 9, 32))
-    """
-
-    def __init__(
-        self, *args: Any, transform: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(ITPairSource(*args, **kwargs), transform)
 
 
 class EpochBatchSampler(Sampler[np.ndarray]):
@@ -438,7 +374,7 @@ def loader(
     Parameters
     ----------
     ds
-        A :class:`BatchDataset` (:class:`ClickMeDataset`, :class:`ITPairs`) or
+        A :class:`BatchDataset` (such as ``neural_datasets.torch.ClickMeDataset``) or
         a batch source such as :class:`~neural_datasets.ClickMe`.
     batch_size
         Samples per batch on each rank.

@@ -2,14 +2,13 @@
 
 Two kinds of existing copies are found:
 
-* the Keras cache, where the lab's own code keeps the same files:
-  Harmonization's ``load_clickme_*`` call ``tf.keras.utils.get_file(
-  f"clickme_{split}_{i}", cache_subdir="datasets/click-me")`` (no extension),
-  and neural_harmonizer's ``get_file(origin=..., extract=True)`` keeps
-  ``datasets/Arcaro2020.zip`` (Keras 2, extracted beside it) or
-  ``datasets/Arcaro2020.zip_archive`` (Keras 3, which extracts into a folder
-  named ``Arcaro2020.zip``), all under ``$KERAS_HOME`` (default ``~/.keras``),
-  read when a fetch runs;
+* the Keras cache (``$KERAS_HOME``, default ``~/.keras``), where the lab's
+  own code keeps the same files under the names each dataset declares
+  (``DatasetSpec.keras_names``), read when a fetch runs; an archive is found
+  in Keras 2's layout (``datasets/Arcaro2020.zip``, extracted beside it) and
+  Keras 3's (``datasets/Arcaro2020.zip_archive``, extracted into a folder
+  named ``Arcaro2020.zip``), as neural_harmonizer's ``get_file(origin=...,
+  extract=True)`` leaves them;
 * a folder the user names (``fetch(..., from_dir=DIR)``,
   ``neural-datasets fetch NAME --from DIR``): a lab's shared disk, a copy on
   scratch, holding the files under our names or Keras's.
@@ -21,10 +20,12 @@ moved aside from the cache like a bad download, and the file is downloaded.
 
 Examples
 --------
->>> from neural_datasets.datasets.spec import RemoteFile
->>> copy_names(RemoteFile("val/val-3.tfrecords"))
+>>> from neural_datasets.registry import get_spec
+>>> spec = get_spec("clickme-val")
+>>> copy_names(spec, spec.files[3])
 ('val/val-3.tfrecords', 'val-3.tfrecords', 'datasets/click-me/clickme_val_3', 'clickme_val_3')
->>> copy_names(RemoteFile("Arcaro2020.zip"))[1:]
+>>> spec = get_spec("arcaro2020")
+>>> copy_names(spec, spec.files[0])[1:]
 ('datasets/Arcaro2020.zip', 'datasets/Arcaro2020.zip_archive', 'Arcaro2020.zip_archive')
 """
 
@@ -32,25 +33,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets.spec import RemoteFile
+from ..datasets.spec import DatasetSpec, RemoteFile
 
 ENV_KERAS_HOME = "KERAS_HOME"
-
-# Where Keras's get_file() leaves our raw files, relative to the Keras home, as the
-# lab's loaders call it. A pattern over our relative path -> the Keras relative path.
-KERAS_NAMES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"(?P<split>train|val)/(?P=split)-(?P<i>\d+)\.tfrecords"),
-        "datasets/click-me/clickme_{split}_{i}",
-    ),
-    (re.compile(r"Arcaro2020\.zip"), "datasets/Arcaro2020.zip"),
-)
 
 
 def keras_home() -> Path:
@@ -63,15 +53,6 @@ def keras_home() -> Path:
     """
     env = os.environ.get(ENV_KERAS_HOME)
     return Path(env).expanduser() if env else Path.home() / ".keras"
-
-
-def keras_name(remote: RemoteFile) -> str | None:
-    """The path of ``remote`` relative to the Keras home, when the lab's loaders cache it."""
-    for pattern, template in KERAS_NAMES:
-        match = pattern.fullmatch(remote.path)
-        if match:
-            return template.format(**match.groupdict())
-    return None
 
 
 KERAS3_ARCHIVE_SUFFIX = "_archive"
@@ -96,25 +77,27 @@ def keras_layouts(keras: str) -> tuple[str, ...]:
     return (keras,)
 
 
-def copy_names(remote: RemoteFile) -> tuple[str, ...]:
+def copy_names(spec: DatasetSpec, remote: RemoteFile) -> tuple[str, ...]:
     """Relative names under which a folder may hold ``remote``: ours first, then Keras's."""
     names = [remote.path, remote.path.rsplit("/", 1)[-1]]
-    keras = keras_name(remote)
+    keras = spec.keras_name(remote)
     if keras:
         for layout in keras_layouts(keras):
             names += [layout, layout.rsplit("/", 1)[-1]]
     return tuple(dict.fromkeys(names))  # unique, in order
 
 
-def find_copy(remote: RemoteFile, from_dir: str | os.PathLike[str] | None) -> Path | None:
+def find_copy(
+    spec: DatasetSpec, remote: RemoteFile, from_dir: str | os.PathLike[str] | None
+) -> Path | None:
     """An existing copy of ``remote``: in ``from_dir`` under any of its names, else in the
     Keras cache in its Keras 2 or Keras 3 layout; ``None`` when there is none (or its size
     differs from the pinned size). A folder is never a copy (Keras 3 extracts an archive
     into a folder with the archive's name)."""
     candidates: list[Path] = []
     if from_dir is not None:
-        candidates += [Path(from_dir).expanduser() / name for name in copy_names(remote)]
-    keras = keras_name(remote)
+        candidates += [Path(from_dir).expanduser() / name for name in copy_names(spec, remote)]
+    keras = spec.keras_name(remote)
     if keras:
         candidates += [keras_home() / layout for layout in keras_layouts(keras)]
     for candidate in candidates:
@@ -169,9 +152,9 @@ class Reuse:
         Examples
         --------
         >>> reuse = Reuse()
-        >>> reuse.add(Path("/k/datasets/click-me/clickme_val_0"), 3 * 2**20)
-        >>> reuse.summary("clickme-val")
-        'clickme-val: reused 1 existing file (3.0 MiB not downloaded) from /k/datasets/click-me'
+        >>> reuse.add(Path("/k/datasets/shards/a_0"), 3 * 2**20)
+        >>> reuse.summary("demo")
+        'demo: reused 1 existing file (3.0 MiB not downloaded) from /k/datasets/shards'
         """
         if not self.files:
             return None
@@ -192,8 +175,10 @@ def _size(n: int) -> str:
 
 
 def missing_without_copy(
-    remotes: Iterable[RemoteFile], have: Iterable[str], from_dir: str | os.PathLike[str] | None
+    spec: DatasetSpec, have: Iterable[str], from_dir: str | os.PathLike[str] | None
 ) -> list[str]:
-    """Relative paths of ``remotes`` neither in ``have`` nor available as an existing copy."""
+    """Relative paths of ``spec``'s files neither in ``have`` nor available as an existing copy."""
     present = set(have)
-    return [r.path for r in remotes if r.path not in present and find_copy(r, from_dir) is None]
+    return [
+        r.path for r in spec.files if r.path not in present and find_copy(spec, r, from_dir) is None
+    ]

@@ -32,7 +32,10 @@ import re
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..datasets.spec import DatasetSpec
 
 from ..errors import CacheNotWritableError, option
 
@@ -40,8 +43,6 @@ ENV_HOME = "NEURAL_DATASETS_HOME"
 ENV_OFFLINE = "NEURAL_DATASETS_OFFLINE"
 NEAR_MISSES = ("NEURAL_DATASETS_CACHE", "NEURAL_DATASET_HOME", "NEURAL_DATASETS_DIR")
 """Names users try for :data:`ENV_HOME`: ignored, but a warning says which one is read."""
-LAYOUTS = ("raw", "compact")
-"""Store layouts: ``raw`` (decoded pixels) and ``compact`` (the published JPEG bytes)."""
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -110,19 +111,24 @@ class DatasetCache:
     """Paths of one dataset's cache folder (see the module docstring).
 
     With ``shards`` set, :attr:`store` and :attr:`building` are those of the
-    prefix store of the first ``shards`` raw files, in ``layout``.
+    prefix store of the first ``shards`` raw files, in ``layout``. ``layouts``
+    are every layout the dataset has (``DatasetSpec.layout_names``), which
+    :meth:`every_layout` and :meth:`layout_stores` cover.
 
     Examples
     --------
-    >>> cache = DatasetCache(Path("/c"), "clickme-train", "compact")
+    >>> cache = DatasetCache(Path("/c"), "demo", "compact", layouts=("raw", "compact"))
     >>> cache.store.name, replace(cache, shards=3).store.name
     ('store-compact.zarr', 'store-compact-first3.zarr')
+    >>> [other.store.name for other in cache.every_layout()]
+    ['store.zarr', 'store-compact.zarr']
     """
 
     root: Path
     name: str
     layout: str = "raw"
     shards: int | None = None
+    layouts: tuple[str, ...] = ("raw",)
 
     @property
     def folder(self) -> Path:
@@ -169,8 +175,8 @@ class DatasetCache:
         return [replace(self, shards=shards) for shards in sorted(found)]
 
     def every_layout(self) -> list[DatasetCache]:
-        """This dataset's whole-store caches, one per layout, in :data:`LAYOUTS` order."""
-        return [DatasetCache(self.root, self.name, layout) for layout in LAYOUTS]
+        """This dataset's whole-store caches, one per layout, in :attr:`layouts` order."""
+        return [replace(self, layout=layout, shards=None) for layout in self.layouts]
 
     def layout_stores(self) -> list[Path]:
         """The published and building stores of every layout, prefix stores included."""
@@ -222,7 +228,29 @@ class DatasetCache:
 
 
 def dataset_cache(
-    name: str, cache_dir: str | os.PathLike[str] | None = None, layout: str = "raw"
+    name: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    layout: str = "raw",
+    layouts: tuple[str, ...] = ("raw",),
 ) -> DatasetCache:
     """The :class:`DatasetCache` of dataset ``name`` (in ``layout``) under the chosen root."""
-    return DatasetCache(cache_root(cache_dir), name, layout)
+    return DatasetCache(cache_root(cache_dir), name, layout, layouts=layouts)
+
+
+def spec_cache(
+    spec: DatasetSpec, cache_dir: str | os.PathLike[str] | None = None, layout: str | None = None
+) -> DatasetCache:
+    """The cache of ``spec``'s store in ``layout`` (default: its own), knowing all its layouts.
+
+    Raises
+    ------
+    InvalidArgumentError
+        When the dataset has no such layout (``DatasetSpec.check_layout``).
+
+    Examples
+    --------
+    >>> from neural_datasets.registry import get_spec
+    >>> spec_cache(get_spec("arcaro2020-sample"), "/c").layouts
+    ('raw',)
+    """
+    return dataset_cache(spec.name, cache_dir, spec.check_layout(layout), spec.layout_names)

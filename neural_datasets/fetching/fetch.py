@@ -13,7 +13,7 @@ or a folder named with ``from_dir``) are reused instead of downloaded, and
 checked like downloads (:mod:`.adopt`).
 
 A request for only the first records of a dataset whose raw files count their
-records (``DatasetSpec.count_records``: ClickMe's shards) fetches and converts
+records (``DatasetSpec.count_records``, e.g. TFRecord shards) fetches and converts
 only the leading files that hold them, into a prefix store of their own
 (:func:`fetch_leading`), under the same lock, checks and publication.
 """
@@ -28,7 +28,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from ..registry import get_spec
 from ..storage.layout import publish, standard_attributes
 from ..storage.manifest import missing_files
 from .adopt import Reuse, find_copy, link_or_copy, missing_without_copy, require_folder
-from .cache import DatasetCache, dataset_cache, offline
+from .cache import DatasetCache, dataset_cache, offline, spec_cache
 from .download import ResumableDownloader
 from .hashes import HashRecords, UnpinnedFileWarning, check_file, expected_checksum, move_aside
 from .space import check_free_space, dataset_sizes, file_sizes, human_bytes
@@ -84,20 +84,22 @@ def fetch(
         Show byte and sample progress bars.
     from_dir
         A folder holding some or all of the raw files already (a lab's shared
-        disk), under our names or the Keras cache's (``clickme_val_3``). They
+        disk), under our names or the Keras cache's (``DatasetSpec.keras_names``). They
         are hard-linked or copied into the cache and checked like downloads,
         never modified. The Keras cache (``$KERAS_HOME`` or ``~/.keras``) is
         always searched.
     layout
-        The store layout: ``"raw"`` (decoded pixels, fastest to read) or, for
-        ClickMe, ``"compact"`` (the published JPEG bytes, about the download's
-        size, decoded on read); default: the dataset's own choice
-        (BENCHMARKS.md). Each layout is a store of its own in the cache.
+        The store layout: ``"raw"`` (decoded arrays, fastest to read) or
+        another the dataset declares (``DatasetSpec.layouts``; for ClickMe
+        ``"compact"``, the published JPEG bytes decoded on read); default: the
+        dataset's own choice (BENCHMARKS.md). Each layout is a store of its own
+        in the cache; a layout the dataset lacks is an ``InvalidArgumentError``.
     records
         Only the first ``records`` records are needed (in the store's order:
         raw files in registry order, each file's records in file order). For
-        ClickMe, unless the whole store is in the cache, this fetches and
-        converts only the leading shards that hold them, into a prefix store
+        datasets that count records per file (``DatasetSpec.count_records``),
+        unless the whole store is in the cache, this fetches and converts only
+        the leading files that hold them, into a prefix store
         (``store-first<K>.zarr``) holding *at least* ``records`` records; see
         :func:`fetch_leading`. Default (and for datasets that cannot count
         their records per file): the whole dataset.
@@ -146,31 +148,11 @@ def fetch(
                 records=records,
             )
     if records is not None:
-        return fetch_leading(
-            name,
-            records,
-            cache_dir=cache_dir,
-            base_url=base_url,
-            progress=progress,
-            from_dir=from_dir,
-            layout=layout,
-        )
-    spec = get_spec(name)
-    cache = dataset_cache(name, cache_dir, layout or spec.default_layout)
-    converter = spec.converter(cache.layout)
-    require_folder(from_dir)
-    if _intact(cache):
-        return cache.store
-    _require_raw_files_or_network(spec, cache, base_url, from_dir)
-
-    def build() -> Path:
-        check_free_space(spec, cache, base_url)
-        if progress:
-            _announce_download(spec, cache, base_url, from_dir)
-        raw_files, hashes = _ensure_raw_files(spec, cache, base_url, progress, from_dir)
-        return _convert_and_publish(spec, converter, cache, raw_files, hashes, progress)
-
-    return _build_once(cache, build)
+        _check_records(records)
+    plan = _Plan.resolve(name, cache_dir, base_url, progress, from_dir, layout)
+    if records is None or plan.spec.count_records is None:
+        return _fetch_whole(plan)
+    return _fetch_leading(plan, records, f"the first {records:,} records")
 
 
 def fetch_leading(
@@ -196,7 +178,8 @@ def fetch_leading(
     ``neural_datasets.prefix`` saying ``{"shards": K, "of_shards": N,
     "records": M}``). When every file is needed after all, the whole store is
     built. Datasets that cannot count records per file
-    (``DatasetSpec.count_records`` is None) are fetched whole.
+    (``DatasetSpec.count_records`` is None) are fetched whole. This is
+    ``fetch(name, records=records)`` with ``request`` naming what needs them.
 
     Parameters
     ----------
@@ -212,8 +195,7 @@ def fetch_leading(
     InvalidArgumentError
         When ``records`` is not a positive integer; else as :func:`fetch`.
     """
-    if isinstance(records, bool) or not isinstance(records, int) or records < 1:
-        raise InvalidArgumentError(f"records={records!r}: give a positive number of records.")
+    _check_records(records)
     if not download:
         with _downloads_off():
             return fetch_leading(
@@ -226,19 +208,66 @@ def fetch_leading(
                 from_dir=from_dir,
                 layout=layout,
             )
-    spec = get_spec(name)
-    whole = dataset_cache(name, cache_dir, layout or spec.default_layout)
-    converter = spec.converter(whole.layout)
-    require_folder(from_dir)
-    if spec.count_records is None:
-        return fetch(
-            name,
-            cache_dir=cache_dir,
-            base_url=base_url,
-            progress=progress,
-            from_dir=from_dir,
-            layout=layout,
+    plan = _Plan.resolve(name, cache_dir, base_url, progress, from_dir, layout)
+    if plan.spec.count_records is None:
+        return _fetch_whole(plan)
+    return _fetch_leading(plan, records, request or f"the first {records:,} records")
+
+
+def _check_records(records: Any) -> None:
+    if isinstance(records, bool) or not isinstance(records, int) or records < 1:
+        raise InvalidArgumentError(f"records={records!r}: give a positive number of records.")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One fetch request, resolved once: the spec, its cache and converter, and the options."""
+
+    spec: DatasetSpec
+    cache: DatasetCache
+    converter: Any
+    base_url: str | None
+    progress: bool
+    from_dir: str | os.PathLike[str] | None
+
+    @classmethod
+    def resolve(
+        cls,
+        name: str,
+        cache_dir: str | os.PathLike[str] | None,
+        base_url: str | None,
+        progress: bool,
+        from_dir: str | os.PathLike[str] | None,
+        layout: str | None,
+    ) -> _Plan:
+        spec = get_spec(name)
+        cache = spec_cache(spec, cache_dir, layout)
+        require_folder(from_dir)
+        return cls(spec, cache, spec.converter(cache.layout), base_url, progress, from_dir)
+
+
+def _fetch_whole(plan: _Plan) -> Path:
+    """The whole store of ``plan``: published already, or built once under the lock."""
+    spec, cache = plan.spec, plan.cache
+    if _intact(cache):
+        return cache.store
+    _require_raw_files_or_network(spec, cache, plan.base_url, plan.from_dir)
+
+    def build() -> Path:
+        check_free_space(spec, cache, plan.base_url)
+        if plan.progress:
+            _announce_download(spec, cache, plan.base_url, plan.from_dir)
+        raw_files, hashes = _ensure_raw_files(
+            spec, cache, plan.base_url, plan.progress, plan.from_dir
         )
+        return _convert_and_publish(spec, plan.converter, cache, raw_files, hashes, plan.progress)
+
+    return _build_once(cache, build)
+
+
+def _fetch_leading(plan: _Plan, records: int, request: str) -> Path:
+    """A store of the first ``records`` records, at least (see :func:`fetch_leading`)."""
+    spec, whole = plan.spec, plan.cache
     found = _published_covering(whole, records)
     if found is not None:
         return found
@@ -247,17 +276,18 @@ def fetch_leading(
         found = _published_covering(whole, records)  # another process built it while we waited
         if found is not None:
             return found
-        what = request or f"the first {records:,} records"
         raw_files, hashes, counts = _ensure_leading_raw_files(
-            spec, whole, base_url, progress, from_dir, records, what
+            spec, whole, plan.base_url, plan.progress, plan.from_dir, records, request
         )
         if len(counts) == len(spec.files):  # the whole dataset is needed after all
-            return _convert_and_publish(spec, converter, whole, raw_files, hashes, progress)
+            return _convert_and_publish(
+                spec, plan.converter, whole, raw_files, hashes, plan.progress
+            )
         facts = {"shards": len(counts), "of_shards": len(spec.files), "records": sum(counts)}
         leading = replace(spec, files=spec.files[: len(counts)], samples=None)
         prefix = replace(whole, shards=len(counts))
         return _convert_and_publish(
-            leading, converter, prefix, raw_files, hashes, progress, prefix_facts=facts
+            leading, plan.converter, prefix, raw_files, hashes, plan.progress, prefix_facts=facts
         )
 
     return _build_once(whole, build)
@@ -357,7 +387,7 @@ def _require_raw_files_or_network(
     if refusal is None or (base_url or spec.base_url).startswith("file://"):
         return
     have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
-    missing = missing_without_copy(spec.files, have, from_dir)
+    missing = missing_without_copy(spec, have, from_dir)
     if missing:
         why, allow = refusal
         size = dataset_sizes(spec, cache, base_url).download
@@ -407,7 +437,7 @@ def _announce_download(
     if (base_url or spec.base_url).startswith("file://"):
         return  # a copy from this machine, not a download
     have = [r.path for r in spec.files if cache.raw_file(r.path).is_file()]
-    missing = set(missing_without_copy(spec.files, have, from_dir))
+    missing = set(missing_without_copy(spec, have, from_dir))
     if not missing:
         return
     sizes = file_sizes(spec, cache, base_url, lookup=True)
@@ -542,7 +572,7 @@ class _RawFiles:
                 return path
             except ChecksumMismatchError as exc:  # damaged on disk since: fetch it again
                 print(f"neural-datasets: {exc}\nDownloading it again.", file=sys.stderr)
-        copy = find_copy(remote, self.from_dir)
+        copy = find_copy(spec, remote, self.from_dir)
         if copy is not None and _adopt(copy, path, remote, checker):
             self.reuse.add(copy, path.stat().st_size)
             return path
@@ -614,7 +644,7 @@ class _Checker:
             f"them for everyone, run `neural-datasets pin {self.spec.name}` and add its lines "
             f"to the dataset's checksums.tsv.",
             UnpinnedFileWarning,
-            stacklevel=6,  # the caller of fetch()
+            stacklevel=7,  # the caller of fetch() or fetch_leading()
         )
 
 
@@ -658,7 +688,7 @@ def remove(name: str, *, cache_dir: str | os.PathLike[str] | None = None) -> Pat
     --------
     >>> remove("clickme-sample")  # doctest: +SKIP
     """
-    cache = dataset_cache(get_spec(name).name, cache_dir)
+    cache = spec_cache(get_spec(name), cache_dir)
     if not cache.folder.exists():
         return cache.folder  # never fetched: create nothing, not even the lock
     try:

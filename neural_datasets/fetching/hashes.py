@@ -140,7 +140,7 @@ def check_file(
     record = records.get(remote.path)
     if matches and (remote.sha256 or (record or {}).get("validated")):
         return actual  # the same bytes as a pinned or already validated file
-    kind, problem = format_problem(path)
+    kind, problem = format_problem(path, spec.file_format)
     if problem is not None and not remote.sha256:
         moved = move_aside(path, quarantine)
         if sha is not None and matches:  # recorded before downloads were validated

@@ -12,7 +12,7 @@ from ..registry import get_spec
 from ..storage.layout import read_attributes, sample_arrays
 from ..storage.remote import is_url
 from ..storage.verify import sample_count, verify_store
-from .cache import DatasetCache, dataset_cache
+from .cache import DatasetCache, spec_cache
 from .hashes import HashRecords, expected_checksum, file_sha256
 
 
@@ -63,11 +63,11 @@ def verify(
         with tqdm(desc=f"{name}: verifying", unit="object", disable=not progress) as bar:
             return verify_remote_store(name, storage_options=storage_options, progress=bar.update)
     spec = get_spec(name)
-    stores = dataset_cache(spec.name, cache_dir).every_layout()
+    stores = spec_cache(spec, cache_dir).every_layout()
     stores += [prefix for store in stores for prefix in store.prefixes()]
     stores = [store for store in stores if store.store.exists()]  # every layout and prefix
     if not stores:
-        cache = dataset_cache(spec.name, cache_dir)
+        cache = spec_cache(spec, cache_dir)
         raise OfflineError(f"{name} is not in the cache at {cache.folder}: fetch it first.")
     cache = stores[0]  # raw files and their records are shared by every layout
     problems: list[str] = []

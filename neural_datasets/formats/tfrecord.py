@@ -7,10 +7,10 @@ A TFRecord file is a sequence of records, each framed as::
     bytes  data[length]
     uint32 masked crc32c of data
 
-ClickMe shards store one serialized ``tf.train.Example`` per record, with the
-features ``image`` (JPEG bytes), ``heatmap`` (JPEG bytes) and ``label`` (int64).
-The protobuf wire format is decoded by hand so that importing this package never
-pulls in TensorFlow or protobuf.
+Datasets store one ``tf.train.Example`` per record (each declares which
+features in its own folder); :func:`single_values` decodes records whose
+features each hold one value. The protobuf wire format is decoded by hand so
+that importing this package never pulls in TensorFlow or protobuf.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from ..errors import CorruptRecordError
 
 __all__ = [
     "FeatureValue",
-    "decode_clickme_example",
     "encode_example",
     "index_records",
     "iter_records",
@@ -35,6 +34,7 @@ __all__ = [
     "parse_example",
     "read_record",
     "record_error",
+    "single_values",
     "write_records",
 ]
 
@@ -502,19 +502,26 @@ def parse_example(data: bytes) -> dict[str, list[bytes] | np.ndarray]:
     return features
 
 
-def decode_clickme_example(data: bytes) -> tuple[bytes, bytes, int]:
-    """Decode one ClickMe record into its image, heatmap and label.
+def single_values(
+    data: bytes, kinds: Mapping[str, type], *, what: str = "record"
+) -> dict[str, Any]:
+    """Decode a ``tf.train.Example`` whose features each hold exactly one value.
 
     Parameters
     ----------
     data : bytes
-        A serialized ``tf.train.Example`` with features ``image`` (JPEG bytes),
-        ``heatmap`` (JPEG bytes) and ``label`` (int64).
+        The serialized proto (one TFRecord record).
+    kinds : mapping
+        Feature name to the type of its one value: ``bytes`` (a
+        ``bytes_list``), ``numpy.int64`` (an ``int64_list``) or
+        ``numpy.float32`` (a ``float_list``).
+    what : str
+        How to name the record in error messages (e.g. ``"image record"``).
 
     Returns
     -------
-    tuple of (bytes, bytes, int)
-        The image JPEG, the heatmap JPEG and the label.
+    dict
+        Feature name to its value (``bytes``, ``int`` or ``float``).
 
     Raises
     ------
@@ -524,34 +531,28 @@ def decode_clickme_example(data: bytes) -> tuple[bytes, bytes, int]:
 
     Examples
     --------
-    >>> rec = encode_example({"image": b"img", "heatmap": b"map", "label": 3})
-    >>> decode_clickme_example(rec)
-    (b'img', b'map', 3)
+    >>> rec = encode_example({"image": b"img", "label": 3})
+    >>> single_values(rec, {"image": bytes, "label": np.int64})
+    {'image': b'img', 'label': 3}
     """
     features = parse_example(data)
-    image = _single_value(features, "image", bytes)
-    heatmap = _single_value(features, "heatmap", bytes)
-    label = _single_value(features, "label", np.int64)
-    return image, heatmap, int(label)
-
-
-def _single_value(features: dict, name: str, kind: type) -> Any:
-    if name not in features:
-        found = ", ".join(sorted(features)) or "none"
-        raise CorruptRecordError(
-            f"ClickMe record has no {name!r} feature (features found: {found})"
+    values = {}
+    for name, kind in kinds.items():
+        if name not in features:
+            found = ", ".join(sorted(features)) or "none"
+            raise CorruptRecordError(f"{what} has no {name!r} feature (features found: {found})")
+        value = features[name]
+        ok_type = (
+            isinstance(value, list)
+            if kind is bytes
+            else (isinstance(value, np.ndarray) and value.dtype == kind)
         )
-    value = features[name]
-    ok_type = (
-        isinstance(value, list)
-        if kind is bytes
-        else (isinstance(value, np.ndarray) and value.dtype == kind)
-    )
-    if not ok_type or len(value) != 1:
-        raise CorruptRecordError(
-            f"ClickMe record feature {name!r} should hold exactly one {kind.__name__} value"
-        )
-    return value[0]
+        if not ok_type or len(value) != 1:
+            raise CorruptRecordError(
+                f"{what} feature {name!r} should hold exactly one {kind.__name__} value"
+            )
+        values[name] = value[0] if isinstance(value, list) else value[0].item()
+    return values
 
 
 # --------------------------------------------------------------------------- encoding
@@ -620,7 +621,7 @@ def _map_key_order(key: str) -> bytes:
     # The upb runtime behind current protobuf/TensorFlow writes map entries in UTF-8
     # byte order except that a key comes after the keys it is a prefix of ("ab" before
     # "a", "" last). 0xff never occurs in UTF-8, so it sorts such a key's end last.
-    # C++ protobuf puts prefixes first instead; the orders agree for ClickMe's keys.
+    # C++ protobuf puts prefixes first instead; the orders agree for the keys the datasets use.
     return key.encode("utf-8") + b"\xff"
 
 

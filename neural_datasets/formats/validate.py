@@ -4,9 +4,10 @@ Trust on first use records whatever the first download returned, so that
 download must first prove its format: an HTML page (a captive portal, a wrong
 mirror, an error page served with ``200 OK``) is never a data file; a TFRecord
 file must frame and checksum every record; a zip archive must pass every
-member's CRC-32. The format is taken from the file name (``.tfrecords``,
-``.tfrecord``, ``.zip``, the Keras cache's ``clickme_train_0``) or, for other
-names without an extension, from the file's first bytes.
+member's CRC-32. The format is the one the dataset declares
+(``DatasetSpec.file_format``), else taken from the file name (``.tfrecords``,
+``.tfrecord``, ``.zip``) or, for names without an extension (as in the Keras
+cache), from the file's first bytes.
 
 Examples
 --------
@@ -24,7 +25,6 @@ Examples
 from __future__ import annotations
 
 import os
-import re
 import struct
 import zipfile
 import zlib
@@ -34,8 +34,8 @@ from ..errors import CorruptRecordError
 from .tfrecord import iter_records, masked_crc32c
 
 TFRECORD_SUFFIXES = (".tfrecords", ".tfrecord")
-# The Keras cache keeps ClickMe shards without an extension (``clickme_train_12``).
-KERAS_TFRECORD_NAME = re.compile(r"^clickme_(train|val|test)_\d+$")
+FORMATS = ("TFRecord", "zip", "data")
+"""The formats checked: TFRecord framing, zip CRCs, and ``data`` (only: not an HTML page)."""
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<!--")
 _SNIFF_BYTES = 512
 
@@ -45,11 +45,11 @@ def detect_format(path: Path) -> str:
 
     Examples
     --------
-    >>> detect_format(Path("val/val-0.tfrecords")), detect_format(Path("Arcaro2020.zip"))
+    >>> detect_format(Path("val/val-0.tfrecords")), detect_format(Path("recordings.zip"))
     ('TFRecord', 'zip')
     """
     suffix = path.suffix.lower()
-    if suffix in TFRECORD_SUFFIXES or KERAS_TFRECORD_NAME.match(path.name):
+    if suffix in TFRECORD_SUFFIXES:
         return "TFRecord"
     if suffix == ".zip":
         return "zip"
@@ -81,13 +81,16 @@ def is_html(head: bytes) -> bool:
     return text.startswith(_HTML_STARTS)
 
 
-def format_problem(path: Path) -> tuple[str, str | None]:
-    """Validate ``path``; return its format and what is wrong with it (``None`` when valid).
+def format_problem(path: Path, kind: str | None = None) -> tuple[str, str | None]:
+    """Validate ``path`` as ``kind`` (one of :data:`FORMATS`; default: :func:`detect_format`).
 
+    Returns the format and what is wrong with the file (``None`` when valid).
     Reads the whole file for TFRecord and zip files (every CRC is checked).
     """
     path = Path(path)
-    kind = detect_format(path)
+    if kind is not None and kind not in FORMATS:
+        raise ValueError(f"kind={kind!r}: expected one of {', '.join(FORMATS)}")
+    kind = kind or detect_format(path)
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if is_html(head):

@@ -159,14 +159,12 @@ def _check_maps(maps: np.ndarray, batch: int) -> None:
 def _source(dataset: str, *, cache_dir: Any, base_url: Any, progress: bool) -> tuple[Any, int]:
     """The split's samples in Harmonization's shards (val: 0-16; sample, train: all), and
     how many shards that is."""
-    from ..compat.harmonization import NB_TRAIN_SHARDS, NB_VAL_SHARDS, HarmonizationBatches
     from ..datasets.clickme.dataset import ClickMe
+    from ..datasets.clickme.reading_order import HARMONIZATION_SHARDS, HarmonizationBatches
 
     split = dataset.removeprefix("clickme-")
     clickme = ClickMe(split, cache_dir=cache_dir, base_url=base_url, progress=progress)
-    shards = {"val": NB_VAL_SHARDS, "train": NB_TRAIN_SHARDS}.get(
-        split, len(clickme.attrs["clickme"]["source_files"])
-    )
+    shards = HARMONIZATION_SHARDS.get(split, len(clickme.attrs["clickme"]["source_files"]))
     # Every image is scored once: the reading order does not change the scores.
     return HarmonizationBatches(clickme, list(range(shards)), cycle_length=1), shards
 

@@ -505,7 +505,7 @@ def _provenance(
     legacy: bool,
     pls: dict[str, Any],
 ) -> dict[str, Any]:
-    from .. import __version__
+    from .._version import __version__
 
     meta = it.attrs.get("neural_datasets", {})
     versions = {"neural_datasets": __version__, "numpy": np.__version__}

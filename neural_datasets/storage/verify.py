@@ -28,8 +28,10 @@ def verify_store(
     every file the manifest lists exists with its recorded size and crc32c,
     and no other file is present; every array has all its chunk files; every
     sample array has as many samples as its checksum sidecar, and they match
-    the per-chunk crc32c recorded at conversion; per-source record counts in
-    the root attributes (``records_per_file``) add up to the stored samples.
+    the per-chunk crc32c recorded at conversion; per-source-file record counts
+    in the root attributes (``records_per_file``) add up to the stored samples.
+    Zarr *shards* are the store's files of many chunks; *source files* are the
+    raw files a converter read.
     Each problem names the file or the samples affected.
 
     Examples
@@ -72,10 +74,10 @@ def _chunk_problems(
     if len(expected) != len(data):
         return [f"{name}: {len(data)} samples but {len(expected)} checksums"]
     problems = []
-    shard = int(getattr(data, "per_shard", SAMPLES_PER_SHARD))
+    per_zarr_shard = int(getattr(data, "per_shard", SAMPLES_PER_SHARD))
     for start in range(0, len(expected), batch):
         stop = min(start + batch, len(expected))
-        where = _shard_file(store / name, start // shard)
+        where = _zarr_shard_file(store / name, start // per_zarr_shard)
         try:
             block = data.take(np.arange(start, stop))
         except Exception as exc:
@@ -100,9 +102,10 @@ def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]
     """Compare each namespace's ``records_per_file`` with the samples the store holds.
 
     Converters that read several source files record how many records each
-    held; their sum must be every sample array's length, and when a
-    ``source_shard`` column says where each sample came from, its counts must
-    match file by file (an empty or dropped source shows up here).
+    held; their sum must be every sample array's length. When the namespace
+    names a ``source_file_column`` (an array giving each sample's source file
+    number), its counts must match file by file (an empty or dropped source
+    file shows up here).
     """
     problems = []
     arrays = {name: sample_count(store / name) for name in sample_arrays(store)}
@@ -116,11 +119,12 @@ def _record_count_problems(store: Path, attributes: dict[str, Any]) -> list[str]
                 problems.append(
                     f"{name}: {length} samples, but {namespace}.records_per_file adds up to {total}"
                 )
-        if (store / "source_shard" / "zarr.json").is_file():
+        column = values.get("source_file_column")
+        if column is not None:
             try:
-                found = np.bincount(read_whole(store / "source_shard"), minlength=len(counts))
-            except (CorruptStoreError, ValueError) as exc:
-                problems.append(f"source_shard: unreadable ({exc})")
+                found = np.bincount(read_whole(store / column), minlength=len(counts))
+            except (CorruptStoreError, ValueError, OSError) as exc:
+                problems.append(f"{column}: unreadable ({exc})")
                 continue
             for index, (want, got) in enumerate(zip(counts, found.tolist())):
                 if want != got:
@@ -150,7 +154,8 @@ def _verify_bytes_array(
     return problems
 
 
-def _shard_file(array_dir: Path, shard_index: int) -> Path:
+def _zarr_shard_file(array_dir: Path, shard_index: int) -> Path:
+    """The file of the array's zarr shard ``shard_index`` (along the sample axis)."""
     ndim = len(read_json(array_dir / "zarr.json")["shape"])
     return array_dir.joinpath("c", str(shard_index), *(["0"] * (ndim - 1)))
 

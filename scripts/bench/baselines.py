@@ -28,7 +28,8 @@ def _per_sample_dataset(shards: list[Path]):
     from torch.nn import functional as F
     from torch.utils.data import Dataset
 
-    from neural_datasets.formats.tfrecord import decode_clickme_example, index_records, read_record
+    from neural_datasets.datasets.clickme.records import decode_clickme_example
+    from neural_datasets.formats.tfrecord import index_records, read_record
 
     class PerSampleClickMe(Dataset):
         def __init__(self) -> None:

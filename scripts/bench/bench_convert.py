@@ -65,7 +65,8 @@ def decode_rates(paths: list[Path], threads: int) -> dict[str, float]:
     import simplejpeg
     from PIL import Image
 
-    from neural_datasets.formats.tfrecord import decode_clickme_example, iter_records
+    from neural_datasets.datasets.clickme.records import decode_clickme_example
+    from neural_datasets.formats.tfrecord import iter_records
 
     records = [decode_clickme_example(r) for p in paths for r in iter_records(p)]
 

@@ -190,7 +190,8 @@ def main() -> None:
     download = sum(p.stat().st_size for p in paths)
     sizes = {"download (TFRecords)": download} | {k: _size(v) for k, v in stores.items()}
 
-    from neural_datasets.formats.tfrecord import decode_clickme_example, iter_records
+    from neural_datasets.datasets.clickme.records import decode_clickme_example
+    from neural_datasets.formats.tfrecord import iter_records
 
     payloads = [decode_clickme_example(r)[:2] for p in paths for r in iter_records(p)]
     print("decoding JPEGs on the CPU ...", file=sys.stderr, flush=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neural_datasets.formats.tfrecord import decode_clickme_example, index_records, iter_records
+from neural_datasets.datasets.clickme.records import decode_clickme_example
+from neural_datasets.formats.tfrecord import index_records, iter_records
 
 SAMPLE_DIR = files("neural_datasets.datasets.clickme") / "sample"
 SHARDS = ["clickme-sample-0.tfrecords", "clickme-sample-1.tfrecords"]

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from neural_datasets.datasets.clickme.records import decode_clickme_example
 from neural_datasets.errors import CorruptRecordError
 from neural_datasets.formats.tfrecord import (
-    decode_clickme_example,
     encode_example,
     index_records,
     iter_records,
@@ -44,10 +44,6 @@ def assert_features_equal(got: dict, want: dict) -> None:
         else:
             assert got[key].dtype == value.dtype
             np.testing.assert_array_equal(got[key], value)
-
-
-def clickme_record(label: int = 7) -> bytes:
-    return encode_example({"image": b"\xff\xd8image", "heatmap": b"\xff\xd8map", "label": label})
 
 
 # ------------------------------------------------------------------ framing round trips
@@ -194,32 +190,6 @@ def test_record_error_adds_context() -> None:
     message = str(err)
     assert message.startswith("s.tfrecords: record 4 (byte offset 96): malformed")
     assert "delete it and fetch it again" in message
-
-
-@pytest.mark.parametrize("missing", ["image", "heatmap", "label"])
-def test_clickme_missing_feature(missing: str) -> None:
-    features = {"image": b"i", "heatmap": b"h", "label": 1}
-    del features[missing]
-    with pytest.raises(CorruptRecordError, match=f"no '{missing}' feature"):
-        decode_clickme_example(encode_example(features))
-
-
-@pytest.mark.parametrize(
-    "features",
-    [
-        {"image": b"i", "heatmap": b"h", "label": b"1"},
-        {"image": 3, "heatmap": b"h", "label": 1},
-        {"image": b"i", "heatmap": [b"h", b"h"], "label": 1},
-        {"image": b"i", "heatmap": b"h", "label": 1.0},
-    ],
-)
-def test_clickme_wrong_feature_type(features: dict) -> None:
-    with pytest.raises(CorruptRecordError, match="should hold exactly one"):
-        decode_clickme_example(encode_example(features))
-
-
-def test_clickme_decode() -> None:
-    assert decode_clickme_example(clickme_record(999)) == (b"\xff\xd8image", b"\xff\xd8map", 999)
 
 
 # ------------------------------------------------------------------ Example codec

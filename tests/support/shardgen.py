@@ -5,13 +5,9 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from neural_datasets.datasets.clickme.records import decode_clickme_example
 from neural_datasets.datasets.clickme.spec import shard_spec
-from neural_datasets.formats.tfrecord import (
-    decode_clickme_example,
-    encode_example,
-    iter_records,
-    write_records,
-)
+from neural_datasets.formats.tfrecord import encode_example, iter_records, write_records
 from neural_datasets.registry import DatasetSpec, get_spec
 
 

@@ -1,12 +1,15 @@
-"""Convert the Arcaro, Ponce & Livingstone (2020) IT archive into a zarr v3 store.
+"""Convert a spatially resolved IT archive (Arcaro, Ponce & Livingstone 2020's) to zarr v3.
 
-The archive (``Arcaro2020.zip``, with or without its top ``Arcaro2020/``
-folder) holds one .mat file and one stimulus folder per monkey. Each .mat
+The archive (for Arcaro 2020 ``Arcaro2020.zip``, with or without its top
+``Arcaro2020/`` folder) holds one .mat file and one stimulus folder per
+monkey. Which archive, top folder and monkeys, a spec of the ``"spatial-it"``
+family says in its ``family_options`` (``archive``, ``top_folder``,
+``monkeys``: :class:`Monkey` values; Arcaro 2020's by default). Each .mat
 file's ``imageRF`` has MATLAB dims ``(x, y, time, channel, image)`` and its
 ``UniqueNames`` cell array gives, per image, a Windows path whose basename is
 the stimulus file.
 
-Store layout, for each monkey ``m`` in ``george``, ``red``:
+Store layout, for each monkey ``m`` (Arcaro 2020: ``george``, ``red``):
 
 ``m_responses``
     float32 ``(image, x, y, time, channel)``: ``imageRF`` with images first,
@@ -45,6 +48,7 @@ from ..spec import DatasetSpec
 from .spec import ARCHIVE
 
 TOP_FOLDER = "Arcaro2020"
+"""The archive's top folder, which the reader also accepts absent."""
 RESPONSE_DIMS = ("image", "x", "y", "time", "channel")
 STIMULUS_DIMS = ("image", "height", "width", "rgb")
 POSTERIOR, CENTRAL = "posterior_it", "central_it"
@@ -86,9 +90,10 @@ def convert(
     Parameters
     ----------
     spec
-        The registry entry (``arcaro2020`` or ``arcaro2020-sample``).
+        The registry entry (``arcaro2020``, ``arcaro2020-sample``, or any spec
+        of the ``"spatial-it"`` family, with its ``family_options``).
     raw_files
-        ``{"Arcaro2020.zip": path}``, the verified archive.
+        ``{archive name: path}``, the verified archive.
     building
         Existing directory that becomes the zarr v3 group; emptied first, since
         redoing this small conversion is simpler than resuming it.
@@ -118,9 +123,12 @@ def convert(
 
     _empty(building)
     create_group(building)
+    options = spec.family_options
+    archive_name = options.get("archive", ARCHIVE)
+    animals = options.get("monkeys", MONKEYS)
     monkeys: dict[str, Any] = {}
-    with ZipArchive(raw_files[ARCHIVE], top=TOP_FOLDER) as archive:
-        for monkey in tqdm(MONKEYS, desc=f"{spec.name}: converting", disable=not progress):
+    with ZipArchive(raw_files[archive_name], top=options.get("top_folder", TOP_FOLDER)) as archive:
+        for monkey in tqdm(animals, desc=f"{spec.name}: converting", disable=not progress):
             monkeys[monkey.name] = _convert_monkey(archive, monkey, building)
     return {
         "it": {

@@ -24,7 +24,7 @@ from ...formats.resize import resize_bilinear
 from ...storage.layout import read_attributes, require_format
 from ...storage.reader import open_sample_array, read_whole
 from ..base import StoreDataset
-from .spec import open_recordings
+from .spec import FAMILY
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -80,8 +80,10 @@ class ITRecordings(StoreDataset):
     Parameters
     ----------
     name
-        ``"arcaro2020"`` (the published archive) or ``"arcaro2020-sample"``
-        (bundled, synthetic responses, offline).
+        ``"arcaro2020"`` (the published archive), ``"arcaro2020-sample"``
+        (bundled, synthetic responses, offline), or any registered dataset of
+        the ``"spatial-it"`` family (its own archive, monkeys, grids and time
+        axes, declared in its spec's ``family_options``).
     cache_dir, base_url, progress, download
         As for :func:`neural_datasets.fetch`; ``base_url`` may be a mirror
         holding ``Arcaro2020.zip``. ``download=False`` uses only what is on
@@ -113,7 +115,7 @@ class ITRecordings(StoreDataset):
     ) -> None:
         from ...registry import get_spec
 
-        if get_spec(name).open is not open_recordings:
+        if get_spec(name).family != FAMILY:
             raise InvalidArgumentError(
                 f"{name!r} is not an IT recordings dataset; open it with "
                 f"neural_datasets.get_spec({name!r}).open({name!r}) (neural_datasets.ClickMe "

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..indexing import coerce_index
+from .spec import FEATURES
 
 
 class ITPairSource:
@@ -44,6 +45,9 @@ class ITPairSource:
     supervised_keys = ("stimulus", "response")
     """The (input, target) of a sample, for ``as_supervised=True`` (TFDS's name)."""
     """Reads are gathers from read-only arrays, safe from several threads at once."""
+
+    features = FEATURES
+    """What a pair holds (the adapters read which arrays are pictures)."""
 
     def __init__(
         self,

@@ -8,10 +8,11 @@ Examples
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
+from ..spec import DatasetSpec, Feature, RemoteFile, apply_pins, folder_url
 
 BASE_URL = "https://storage.googleapis.com/serrelab-public/neural_recordings"
 ARCHIVE = "Arcaro2020.zip"
@@ -25,6 +26,41 @@ CITATION = (
     "deep neural networks are evolving into worse models of inferotemporal visual cortex. "
     "NeurIPS 2023."
 )
+HOMEPAGE = "https://github.com/serre-lab/neural_harmonizer"
+BIBTEX = """\
+@article{arcaro2020neurons,
+  title   = {The neurons that mistook a hat for a face},
+  author  = {Arcaro, Michael J. and Ponce, Carlos and Livingstone, Margaret},
+  journal = {eLife},
+  volume  = {9},
+  pages   = {e53798},
+  year    = {2020}
+}
+
+@inproceedings{linsley2023performance,
+  title     = {Performance-optimized deep neural networks are evolving into worse models of
+               inferotemporal visual cortex},
+  author    = {Linsley, Drew and Rodriguez, Ivan F. and Fel, Thomas and Arcaro, Michael and
+               Sharma, Saloni and Livingstone, Margaret and Serre, Thomas},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year      = {2023}
+}
+"""
+FAMILY = "spatial-it"
+"""The format family :class:`~.dataset.ITRecordings` serves."""
+FEATURES = (
+    Feature("stimulus", "uint8", (None, None, 3), "stimulus image, RGB", axes="HWC"),
+    Feature(
+        "response",
+        "float32",
+        (None, None, None),
+        "IT response per recording site (grid y, grid x) and time bin; without the time "
+        "axis when averaged over a time window",
+    ),
+)
+"""What one IT (stimulus, response) pair holds (:class:`~.pairs.ITPairSource`)."""
+# neural_harmonizer keeps the archive where tf.keras.utils.get_file leaves it.
+KERAS_NAMES = ((re.escape(ARCHIVE), f"datasets/{ARCHIVE}"),)
 LICENSE = (
     "Released by the Serre lab with the neural-harmonizer paper for research use; cite "
     "Arcaro et al. (2020)."
@@ -80,6 +116,12 @@ SPECS = apply_pins(
             open=open_recordings,
             preview=preview,
             stored_samples=stored_samples,
+            homepage=HOMEPAGE,
+            bibtex=BIBTEX,
+            family=FAMILY,
+            features=FEATURES,
+            keras_names=KERAS_NAMES,
+            file_format="zip",
         ),
         DatasetSpec(
             name=SAMPLE_NAME,
@@ -95,6 +137,12 @@ SPECS = apply_pins(
             open=open_recordings,
             preview=preview,
             stored_samples=stored_samples,
+            homepage=HOMEPAGE,
+            bibtex=BIBTEX,
+            family=FAMILY,
+            features=FEATURES,
+            keras_names=KERAS_NAMES,
+            file_format="zip",
             samples=8,  # 4 stimuli per monkey
             # As measured on this sample (responses compress with blosc-lz4, so this holds for
             # this sample only); used for the "~" estimate before it is fetched.

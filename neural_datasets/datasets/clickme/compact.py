@@ -32,12 +32,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConversionError, CorruptRecordError, CorruptStoreError
-from ...formats.tfrecord import decode_clickme_example, index_records, read_record
+from ...formats.tfrecord import index_records, read_record
 from ...storage import layout, writer
 from ...storage.bytes_array import BytesArray, BytesArrayWriter
 from ...storage.reader import empty_aligned
 from ..spec import DatasetSpec
-from .convert import HEATMAP_SHAPE, IMAGE_SHAPE, _decode_jpeg
+from .convert import _decode_jpeg, picture_shapes
+from .records import decode_clickme_example
 
 MAX_DECODE_THREADS = 8
 
@@ -49,12 +50,15 @@ def convert_compact(
 
     Arrays: ``image`` and ``heatmap`` as bytes arrays of JPEG payloads,
     ``label`` int64, ``source_shard`` and ``source_record`` int32. Every
-    payload's header is checked (a JPEG of the expected size and channels);
+    payload's header is checked (a JPEG of the expected size and channels) and
+    every label against the spec's declared range;
     the pixels are decoded on read. A copy runs at disk speed, so an
     interrupted conversion starts over. Returns the ``clickme`` root attributes.
     """
     from tqdm.auto import tqdm
 
+    label_feature = spec.feature("label")  # its declared range, as the raw layout enforces
+    image_shape, heatmap_shape = picture_shapes(spec)
     paths = [raw_files[remote.path] for remote in spec.files]
     plan = [index_records(p) for p in paths]
     total = int(sum(len(ix) for ix in plan))
@@ -79,8 +83,9 @@ def convert_compact(
                     data = read_record(f, offset, length, index=record)
                     try:
                         image, heatmap, labels[sample] = decode_clickme_example(data)
-                        _check_jpeg(image, IMAGE_SHAPE)
-                        _check_jpeg(heatmap, HEATMAP_SHAPE)
+                        label_feature.check_range(labels[sample])
+                        _check_jpeg(image, image_shape)
+                        _check_jpeg(heatmap, heatmap_shape)
                     except (CorruptRecordError, ConversionError) as exc:
                         raise ConversionError(
                             f"{path.name}, record {record} (byte offset {offset}): {exc}"
@@ -101,7 +106,10 @@ def convert_compact(
             "num_samples": total,
             "source_files": [remote.path for remote in spec.files],
             "records_per_file": [len(ix) for ix in plan],
+            "source_file_column": "source_shard",
             "layout": "compact",
+            "image_shape": list(image_shape),
+            "heatmap_shape": list(heatmap_shape),
             "image_decoder": "libjpeg-turbo fast DCT, fancy upsampling (= tf.io.decode_jpeg), "
             "on read",
             "label_names": "ImageNet-1k (ClickMe.label_names)",

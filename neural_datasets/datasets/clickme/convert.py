@@ -32,13 +32,14 @@ import numpy as np
 
 from ...errors import ConversionError, CorruptRecordError
 from ...fetching.hashes import file_sha256
-from ...formats.tfrecord import decode_clickme_example, index_records, read_record
+from ...formats.tfrecord import index_records, read_record
 from ...storage import layout, writer
-from ..spec import DatasetSpec
+from ..spec import DatasetSpec, Feature
+from .records import decode_clickme_example
 
 IMAGE_SHAPE = (256, 256, 3)
 HEATMAP_SHAPE = (256, 256)
-NUM_CLASSES = 1000
+"""ClickMe's own sizes; a spec of the family may declare others in its features."""
 SHARDS_PER_UNIT = 2
 # Each thread holds one unit (128 samples, 34 MB); past 16 threads (~50,000 samples/s of
 # decoding) the raw layout's 262 KB/sample of writes saturate any disk.
@@ -93,10 +94,10 @@ def convert(
             f"one. Remove it with `neural-datasets rm {spec.name}` and fetch again."
         )
     total = int(sum(len(source.records) for source in plan))
-    _prepare(building, total)
+    _prepare(building, total, *picture_shapes(spec))
     units = _units(plan, total)
     pending = [unit for unit in units if not unit.is_done(building)]
-    _run_units(building, plan, pending, total, progress, workers, spec.name)
+    _run_units(building, plan, pending, total, progress, workers, spec)
     _write_columns(building, units)
     shutil.rmtree(building / PROGRESS_DIR)
     return {
@@ -105,6 +106,7 @@ def convert(
             "num_samples": total,
             "source_files": [source.name for source in plan],
             "records_per_file": [len(source.records) for source in plan],
+            "source_file_column": "source_shard",
             "image_decoder": "libjpeg-turbo fast DCT, fancy upsampling (= tf.io.decode_jpeg)",
             "label_names": "ImageNet-1k (ClickMe.label_names)",
         }
@@ -129,9 +131,35 @@ def _plan(named_paths: list[tuple[str, Path]], workers: int) -> list[ShardScan]:
         return list(pool.map(scan, named_paths))
 
 
-def _prepare(building: Path, total: int) -> None:
+def picture_shapes(spec: DatasetSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The image ``(H, W, 3)`` and heatmap ``(H, W)`` shapes ``spec`` declares.
+
+    Examples
+    --------
+    >>> from neural_datasets.registry import get_spec
+    >>> picture_shapes(get_spec("clickme-sample"))
+    ((256, 256, 3), (256, 256))
+    """
+    shapes = []
+    for name in ("image", "heatmap"):
+        shape = spec.feature(name).shape
+        if any(n is None for n in shape):
+            raise ConversionError(f"{spec.name}: its {name} feature must declare its size")
+        shapes.append(tuple(int(n) for n in shape if n is not None))
+    return shapes[0], shapes[1]
+
+
+def _prepare(
+    building: Path, total: int, image_shape: tuple[int, ...], heatmap_shape: tuple[int, ...]
+) -> None:
     """Create the arrays, first emptying a leftover partial store of another size or format."""
-    signature = {"format": layout.FORMAT_VERSION, "samples": total, "unit": SHARDS_PER_UNIT}
+    signature = {
+        "format": layout.FORMAT_VERSION,
+        "samples": total,
+        "unit": SHARDS_PER_UNIT,
+        "image": list(image_shape),
+        "heatmap": list(heatmap_shape),
+    }
     marker = building / PROGRESS_DIR / "layout.json"
     if not (marker.is_file() and json.loads(marker.read_text()) == signature):
         for child in building.iterdir():
@@ -143,12 +171,12 @@ def _prepare(building: Path, total: int) -> None:
     layout.create_sample_array(
         building,
         "image",
-        shape=(total, *IMAGE_SHAPE),
+        shape=(total, *image_shape),
         dtype="uint8",
         dimension_names=(*dims, "channel"),
     )
     layout.create_sample_array(
-        building, "heatmap", shape=(total, *HEATMAP_SHAPE), dtype="uint8", dimension_names=dims
+        building, "heatmap", shape=(total, *heatmap_shape), dtype="uint8", dimension_names=dims
     )
 
 
@@ -198,7 +226,7 @@ def _run_units(
     total: int,
     progress: bool,
     workers: int,
-    name: str,
+    spec: DatasetSpec,
 ) -> None:
     """Convert ``units`` with ``workers`` threads; the first failure stops them all."""
     from tqdm.auto import tqdm
@@ -207,7 +235,7 @@ def _run_units(
         total=total,
         initial=total - sum(unit.stop - unit.first for unit in units),
         unit="sample",
-        desc=f"{name}: converting",
+        desc=f"{spec.name}: converting",
         disable=not progress,
         leave=False,
     )
@@ -216,11 +244,11 @@ def _run_units(
     with bar:
         if workers == 1 or len(units) < 2:
             for unit in units:
-                bar.update(_convert_unit(building, by_name, unit, stop, name))
+                bar.update(_convert_unit(building, by_name, unit, stop, spec))
             return
         pool = ThreadPoolExecutor(min(workers, len(units)), thread_name_prefix="clickme-convert")
         try:
-            futures = [pool.submit(_convert_unit, building, by_name, u, stop, name) for u in units]
+            futures = [pool.submit(_convert_unit, building, by_name, u, stop, spec) for u in units]
             remaining = set(futures)
             while remaining:
                 done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
@@ -236,12 +264,18 @@ class _Stopped(Exception):
 
 
 def _convert_unit(
-    building: Path, scans: dict[str, ShardScan], unit: Unit, stop: threading.Event, name: str
+    building: Path,
+    scans: dict[str, ShardScan],
+    unit: Unit,
+    stop: threading.Event,
+    spec: DatasetSpec,
 ) -> int:
     """Decode, validate and write the samples of one unit; return how many."""
+    name, label_feature = spec.name, spec.feature("label")
+    image_shape, heatmap_shape = picture_shapes(spec)
     n = unit.stop - unit.first
-    images = np.empty((n, *IMAGE_SHAPE), np.uint8)
-    heatmaps = np.empty((n, *HEATMAP_SHAPE), np.uint8)
+    images = np.empty((n, *image_shape), np.uint8)
+    heatmaps = np.empty((n, *heatmap_shape), np.uint8)
     labels = np.empty(n, np.int64)
     shard_of = np.empty(n, np.int32)
     record_of = np.empty(n, np.int32)
@@ -257,7 +291,7 @@ def _convert_unit(
                 offset, length = source.records[record]
                 try:
                     data = read_record(handle, int(offset), int(length), index=record)
-                    labels[i] = _decode_record(data, images[i], heatmaps[i])
+                    labels[i] = _decode_record(data, images[i], heatmaps[i], label_feature)
                 except (CorruptRecordError, ConversionError) as exc:
                     raise ConversionError(
                         f"{name}: cannot convert {source.name}, record {record} (data at byte "
@@ -280,11 +314,15 @@ def _convert_unit(
     return n
 
 
-def _decode_record(data: bytes, image: np.ndarray, heatmap: np.ndarray) -> int:
-    """Decode one record into ``image`` and ``heatmap`` (views of the unit's arrays); its label."""
+def _decode_record(
+    data: bytes, image: np.ndarray, heatmap: np.ndarray, label_feature: Feature
+) -> int:
+    """Decode one record into ``image`` and ``heatmap`` (views of the unit's arrays); its label.
+
+    The label must lie in the spec's declared range (``label_feature``).
+    """
     image_jpeg, heatmap_jpeg, label = decode_clickme_example(data)
-    if not 0 <= label < NUM_CLASSES:
-        raise ConversionError(f"label {label} is outside 0..{NUM_CLASSES - 1}")
+    label_feature.check_range(label)
     _decode_jpeg(image_jpeg, image, "image")
     _decode_jpeg(heatmap_jpeg, heatmap, "heatmap")
     return label

@@ -14,14 +14,41 @@ import numpy as np
 
 from ..._checks import choice
 from ...errors import CorruptStoreError, InvalidArgumentError
-from ...registry import get_spec
+from ...registry import REGISTRY
 from ...storage.bytes_array import is_bytes_array
+from ...storage.layout import read_attributes
 from ...storage.reader import open_sample_array, read_whole
 from ...storage.remote import is_url
 from ..base import StoreDataset
 from ..indexing import coerce_index, parse_split, records_needed, split_positions
+from .spec import FEATURES
 
 SPLITS = ("train", "val", "sample")
+"""ClickMe's own splits, registered as ``clickme-<split>``."""
+
+
+def clickme_spec(name: str) -> Any:
+    """The spec of ClickMe split ``name`` or of any registered ClickMe-format dataset ``name``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        When ``name`` is neither (the message lists the choices).
+
+    Examples
+    --------
+    >>> clickme_spec("val").name, clickme_spec("clickme-sample").name
+    ('clickme-val', 'clickme-sample')
+    """
+    for candidate in (f"clickme-{name}", name):
+        if candidate in REGISTRY and REGISTRY[candidate].family == "clickme":
+            return REGISTRY[candidate]
+    others = sorted(n for n, spec in REGISTRY.items() if spec.family == "clickme")
+    raise InvalidArgumentError(
+        f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)} or a registered "
+        f"ClickMe-format dataset ({', '.join(others)}), optionally sliced like 'train[:10%]' "
+        f"or 'val[1000:2000]'."
+    )
 
 
 def _read_column(location: str, name: str, storage_options: Any = None) -> np.ndarray:
@@ -68,7 +95,10 @@ class ClickMe(StoreDataset):
     Parameters
     ----------
     split
-        ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample).
+        ``"train"``, ``"val"`` or ``"sample"`` (the bundled offline sample),
+        or the registered name of any ClickMe-format dataset (its spec's
+        ``family`` is ``"clickme"``: another split, a lab's plug-in), each
+        optionally sliced (``"train[:10%]"``).
     classes, indices
         Keep only samples of these classes (label numbers or names), or at
         these positions (in the slice, if any); see :meth:`subset`.
@@ -131,9 +161,13 @@ class ClickMe(StoreDataset):
     """The ``indices=``/``classes=`` filters and :meth:`subset` calls that made this view."""
 
     thread_safe = True
+    """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
+
     supervised_keys = ("image", "label")
     """The (input, target) of a sample, for ``as_supervised=True`` (TFDS's name)."""
-    """Threads may read batches at once: each keeps its own shard files (the adapters use this)."""
+
+    features = FEATURES
+    """What a sample holds: the spec's features (the adapters read which are pictures)."""
 
     def __init__(
         self,
@@ -154,17 +188,10 @@ class ClickMe(StoreDataset):
             name, slice_text = parse_split(split)
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from None
-        if name.removeprefix("clickme-") in SPLITS and name != name.removeprefix("clickme-"):
-            short = split.removeprefix("clickme-")
-            raise InvalidArgumentError(
-                f"split={split!r}: {name!r} is the registry name of the ClickMe split "
-                f"{name.removeprefix('clickme-')!r}; ClickMe takes the split: "
-                f"nd.ClickMe({short!r}). (nd.fetch({name!r}) takes the registry name.)"
-            )
-        choice("split", name, SPLITS, "a ClickMe split (optionally sliced, e.g. 'train[:10%]')")
+        spec = clickme_spec(name)
         if classes is not None and not isinstance(classes, (str, numbers.Integral)):
             classes = list(classes)  # read twice: to select, and for the repr
-        total = get_spec(f"clickme-{name}").samples  # the split's exact length, when known
+        total = spec.samples  # the split's exact length, when known
         need = None
         if partial and classes is None and (slice_text is not None or indices is not None):
             try:
@@ -174,7 +201,7 @@ class ClickMe(StoreDataset):
             if total is not None and need is not None and need >= total:
                 need = None
         super().__init__(
-            f"clickme-{name}",
+            spec.name,
             cache_dir=cache_dir,
             base_url=base_url,
             progress=progress,
@@ -184,6 +211,7 @@ class ClickMe(StoreDataset):
             download=download,
         )
         self.split = name  # until the slice is applied, for the messages and the repr
+        self.features = spec.features
         length = len(self)
         if need is not None and "prefix" in self.attrs.get("neural_datasets", {}):
             length = self._prefix_length(need, total)
@@ -264,10 +292,14 @@ class ClickMe(StoreDataset):
                     f"local path only. Copy it to a local disk and open that, or publish the "
                     f"raw layout (neural-datasets fetch --layout raw) for reading over the network."
                 )
-            from .compact import HEATMAP_SHAPE, IMAGE_SHAPE, JpegArray  # layout="compact"
+            from .compact import JpegArray  # layout="compact"
+            from .convert import HEATMAP_SHAPE, IMAGE_SHAPE
 
-            self.images = JpegArray(Path(self.location) / "image", IMAGE_SHAPE)
-            self.heatmaps = JpegArray(Path(self.location) / "heatmap", HEATMAP_SHAPE)
+            facts = read_attributes(Path(self.location)).get("clickme", {})
+            image_shape = tuple(facts.get("image_shape", IMAGE_SHAPE))  # older stores: ClickMe's
+            heatmap_shape = tuple(facts.get("heatmap_shape", HEATMAP_SHAPE))
+            self.images = JpegArray(Path(self.location) / "image", image_shape)
+            self.heatmaps = JpegArray(Path(self.location) / "heatmap", heatmap_shape)
         elif self.shard_cache is not None:  # open(url, cache="local")
             self.images = self.shard_cache.sample_array("image")
             self.heatmaps = self.shard_cache.sample_array("heatmap")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..spec import DatasetSpec, RemoteFile, apply_pins, folder_url
+from ..spec import DatasetSpec, Feature, RemoteFile, apply_pins, folder_url
 
 BASE_URL = "https://storage.googleapis.com/serrelab/prj_harmonization/dataset/click-me"
 HERE = Path(__file__).parent
@@ -25,6 +25,22 @@ CITATION = (
     "Linsley, D., Shiebler, D., Eberhardt, S., & Serre, T. (2019). Learning what and where to "
     "attend. ICLR 2019."
 )
+HOMEPAGE = "https://serre-lab.github.io/Harmonization/"
+BIBTEX = """\
+@inproceedings{fel2022harmonizing,
+  title     = {Harmonizing the object recognition strategies of deep neural networks with humans},
+  author    = {Fel, Thomas and Felipe, Ivan and Linsley, Drew and Serre, Thomas},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  year      = {2022}
+}
+
+@inproceedings{linsley2019learning,
+  title     = {Learning what and where to attend},
+  author    = {Linsley, Drew and Shiebler, Dan and Eberhardt, Sven and Serre, Thomas},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2019}
+}
+"""
 LICENSE = (
     "Images are from ImageNet (ILSVRC 2012) and subject to the ImageNet terms of access "
     "(non-commercial research and educational use); ClickMe heatmaps are released by the Serre "
@@ -45,6 +61,30 @@ COMPACT_BYTES_PER_SAMPLE = 32_000
 # Typical TFRecord bytes per ClickMe sample (JPEG image + PNG heatmap + label); only used to
 # estimate, marked "~", a split's sample count from its download size before it is fetched.
 RAW_BYTES_PER_SAMPLE = 28_000
+
+
+NUM_CLASSES = 1000
+FEATURES = (
+    Feature("image", "uint8", (256, 256, 3), "ImageNet photograph, RGB", axes="HWC"),
+    Feature(
+        "heatmap",
+        "uint8",
+        (256, 256),
+        "human feature-importance map from ClickMe clicks (higher: more important)",
+        axes="HW",
+    ),
+    Feature("label", "int64", (), "ImageNet-1k class number", value_range=(0, NUM_CLASSES - 1)),
+)
+"""What one ClickMe sample holds (``read_batch`` keys, in order)."""
+
+# Harmonization's loaders call tf.keras.utils.get_file(f"clickme_{split}_{i}",
+# cache_subdir="datasets/click-me"): the same shards, without an extension.
+KERAS_NAMES = (
+    (
+        r"(?P<split>train|val)/(?P=split)-(?P<i>\d+)\.tfrecords",
+        "datasets/click-me/clickme_{split}_{i}",
+    ),
+)
 
 
 def stored_samples(attributes: dict[str, Any]) -> int:
@@ -81,10 +121,10 @@ LAYOUTS = {"compact": convert_compact}
 
 
 def open_split(name: str, **kwargs: Any) -> Any:
-    """The :class:`~.dataset.ClickMe` split registered as ``name``."""
+    """The :class:`~.dataset.ClickMe` of the ClickMe-format dataset registered as ``name``."""
     from .dataset import ClickMe
 
-    return ClickMe(name.removeprefix("clickme-"), **kwargs)
+    return ClickMe(name, **kwargs)
 
 
 def preview(store: Path, out: Path, n: int) -> Path:
@@ -111,6 +151,12 @@ def _clickme_spec(name: str, split: str, default_layout: str = "raw", **facts: A
         layouts=LAYOUTS,
         default_layout=default_layout,
         count_records=count_records,
+        homepage=HOMEPAGE,
+        bibtex=BIBTEX,
+        family="clickme",
+        features=FEATURES,
+        keras_names=KERAS_NAMES,
+        file_format="TFRecord",
         **facts,
     )
 
@@ -121,8 +167,9 @@ def shard_spec(
     """An unpinned ClickMe entry over any ClickMe-format TFRecord ``files`` under ``base_url``.
 
     For shards that are not in the registry: a lab's own collection, a
-    benchmark's, a test's. Register it in :data:`neural_datasets.registry.REGISTRY`
-    to fetch it by name.
+    benchmark's, a test's. Publish it in a plug-in package's ``SPECS`` (see
+    docs/adding-a-dataset.md) to fetch and open it by name; ``ClickMe`` serves
+    it like ours (its ``family`` is ``"clickme"``).
 
     Examples
     --------

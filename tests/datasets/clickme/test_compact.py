@@ -13,8 +13,9 @@ import pytest
 import neural_datasets as nd
 from neural_datasets.cli import main
 from neural_datasets.datasets.clickme.compact import JpegArray
+from neural_datasets.datasets.clickme.records import decode_clickme_example
 from neural_datasets.errors import ConversionError, InvalidArgumentError
-from neural_datasets.formats.tfrecord import decode_clickme_example, iter_records
+from neural_datasets.formats.tfrecord import iter_records
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,32 @@ def test_a_payload_that_is_not_a_jpeg_fails_the_copy(tmp_path: Path) -> None:
             nd.fetch("clickme-bad", cache_dir=tmp_path / "c", layout="compact", progress=False)
     finally:
         del registry.REGISTRY["clickme-bad"]
+
+
+@pytest.mark.parametrize("layout", ["raw", "compact"])
+def test_both_layouts_refuse_a_label_outside_the_declared_range(
+    tmp_path: Path, layout: str
+) -> None:
+    from neural_datasets import registry
+    from neural_datasets.datasets.clickme.records import decode_clickme_example
+    from neural_datasets.datasets.clickme.spec import SAMPLE_FOLDER, shard_spec
+    from neural_datasets.formats.tfrecord import encode_example, iter_records, write_records
+
+    first = next(iter_records(sorted(SAMPLE_FOLDER.glob("*.tfrecords"))[0]))
+    image, heatmap, _ = decode_clickme_example(first)
+    records = [encode_example({"image": image, "heatmap": heatmap, "label": 1500})]
+    write_records(tmp_path / "bad.tfrecords", records)
+    spec = shard_spec("clickme-label", tmp_path.as_uri(), ["bad.tfrecords"])
+    assert spec.feature("label").value_range == (0, 999)
+    registry.REGISTRY["clickme-label"] = spec
+    try:
+        with (
+            pytest.warns(UserWarning),
+            pytest.raises(ConversionError, match="label 1500 is outside 0..999"),
+        ):
+            nd.fetch("clickme-label", cache_dir=tmp_path / "c", layout=layout, progress=False)
+    finally:
+        del registry.REGISTRY["clickme-label"]
 
 
 def test_loaders_read_compact_batches_in_threads_and_workers(
