@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from support.shardgen import sample_examples
 
 from neural_datasets.compat import harmonization as hz
+from neural_datasets.datasets.clickme.reading_order import _interleave
 from neural_datasets.errors import InvalidArgumentError
 from neural_datasets.formats.tfrecord import encode_example, write_records
 
@@ -210,7 +211,7 @@ def test_interleave_matches_tf_data(counts: list[int], cycle_length: int) -> Non
         lambda a, b: tf.data.Dataset.range(a, b), cycle_length=cycle_length, block_length=1
     )
     expected = [int(v) for v in reference]
-    assert hz._interleave(files, cycle_length).tolist() == expected
+    assert _interleave(files, cycle_length).tolist() == expected
 
 
 def test_evaluate_clickme_scores_match(cache_dir: Path, sample_reference) -> None:

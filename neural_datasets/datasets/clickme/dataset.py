@@ -33,22 +33,23 @@ def clickme_spec(name: str) -> Any:
     Raises
     ------
     InvalidArgumentError
-        When ``name`` is neither (the message lists the choices).
+        When ``name`` is neither (the message lists the choices, the closest first).
 
     Examples
     --------
     >>> clickme_spec("val").name, clickme_spec("clickme-sample").name
     ('clickme-val', 'clickme-sample')
     """
-    for candidate in (f"clickme-{name}", name):
-        if candidate in REGISTRY and REGISTRY[candidate].family == "clickme":
-            return REGISTRY[candidate]
-    others = sorted(n for n, spec in REGISTRY.items() if spec.family == "clickme")
-    raise InvalidArgumentError(
-        f"Unknown ClickMe split {name!r}; choose one of {', '.join(SPLITS)} or a registered "
-        f"ClickMe-format dataset ({', '.join(others)}), optionally sliced like 'train[:10%]' "
-        f"or 'val[1000:2000]'."
+    registered = sorted(n for n, spec in REGISTRY.items() if spec.family == "clickme")
+    splits = [split for split in SPLITS if f"clickme-{split}" in registered]
+    choice(
+        "split",
+        name,
+        [*splits, *registered],
+        "a ClickMe split or a registered ClickMe-format dataset, optionally sliced like "
+        "'train[:10%]' or 'val[1000:2000]'",
     )
+    return REGISTRY[name if name in registered else f"clickme-{name}"]
 
 
 def _read_column(location: str, name: str, storage_options: Any = None) -> np.ndarray:

@@ -8,11 +8,11 @@ import neural_datasets as nd
 from neural_datasets.errors import InvalidArgumentError
 
 
-def test_the_registry_name_is_refused_naming_the_split() -> None:
-    with pytest.raises(InvalidArgumentError, match=r"registry name of the ClickMe split 'sample'"):
-        nd.ClickMe("clickme-sample", progress=False)
-    with pytest.raises(InvalidArgumentError, match=r"nd\.ClickMe\('sample\[:10\]'\)"):
-        nd.ClickMe("clickme-sample[:10]", progress=False)
+def test_the_registry_name_opens_the_same_split() -> None:
+    by_name = nd.ClickMe("clickme-sample[:10]", progress=False)
+    by_split = nd.ClickMe("sample[:10]", progress=False)
+    assert by_name.name == by_split.name == "clickme-sample" and len(by_name) == 10
+    assert (by_name.read_batch([3])["label"] == by_split.read_batch([3])["label"]).all()
 
 
 def test_wrong_split_types_and_near_misses() -> None:
