@@ -79,21 +79,19 @@ def batch_source(value: Any, argument: str, call: str) -> Any:
 
     Examples
     --------
-    >>> batch_source("sample", "ds", "loader")
+    >>> batch_source("clickme-sample", "ds", "loader")
     Traceback (most recent call last):
     ...
-    TypeError: ds='sample': expected a dataset object, got str. Open the dataset first and pass \
-it: loader(nd.ClickMe('sample'), ...) (after `import neural_datasets as nd`).
+    TypeError: ds='clickme-sample': expected a dataset object, got str. Open the dataset first and pass it: loader(nd.load('clickme-sample'), ...) (after `import neural_datasets as nd`; nd.load takes any name `neural-datasets list` shows, or use the dataset's class, e.g. nd.ClickMe('sample[:10%]')).
     """
     if hasattr(value, "read_batch") and hasattr(value, "__len__"):
         return value
-    example = "nd.ClickMe('sample')"
-    if isinstance(value, str):
-        split = value.removeprefix("clickme-")
-        example = f"nd.ClickMe({split!r})" if "arcaro" not in value else "nd.ITRecordings(...)"
+    example = f"nd.load({value!r})" if isinstance(value, str) else "nd.load(NAME)"
     raise TypeError(
         f"{argument}={value!r}: expected a dataset object, got {type(value).__name__}. Open the "
-        f"dataset first and pass it: {call}({example}, ...) (after `import neural_datasets as nd`)."
+        f"dataset first and pass it: {call}({example}, ...) (after `import neural_datasets as "
+        f"nd`; nd.load takes any name `neural-datasets list` shows, or use the dataset's class, "
+        f"e.g. nd.ClickMe('sample[:10%]'))."
     )
 
 

@@ -48,7 +48,7 @@ def test_count_accepts_integers_and_refuses_the_rest() -> None:
 
 
 def test_batch_source_suggests_opening_the_dataset() -> None:
-    with pytest.raises(TypeError, match=r"loader\(nd\.ClickMe\('sample'\), \.\.\.\)"):
+    with pytest.raises(TypeError, match=r"loader\(nd\.load\('clickme-sample'\), \.\.\.\)"):
         batch_source("clickme-sample", "ds", "loader")
     with pytest.raises(TypeError, match=r"expected a dataset object, got list"):
         batch_source([1, 2, 3], "ds", "loader")

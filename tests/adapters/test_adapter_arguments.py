@@ -16,7 +16,9 @@ def clickme() -> nd.ClickMe:
 def test_torch_loader_refuses_a_name_and_says_what_to_pass(clickme: nd.ClickMe) -> None:
     from neural_datasets.torch import loader
 
-    with pytest.raises(TypeError, match=r"ds='sample'.*loader\(nd\.ClickMe\('sample'\), \.\.\.\)"):
+    with pytest.raises(
+        TypeError, match=r"ds='sample'.*loader\(nd\.load\('sample'\), \.\.\.\).*nd\.ClickMe"
+    ):
         loader("sample", 16)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"batch_size='16': expected an integer"):
         loader(clickme, "16")  # type: ignore[arg-type]
@@ -29,7 +31,7 @@ def test_torch_loader_refuses_a_name_and_says_what_to_pass(clickme: nd.ClickMe) 
 def test_tf_dataset_refuses_a_name_bad_epochs_and_speaks_tf(clickme: nd.ClickMe) -> None:
     from neural_datasets.tf import dataset
 
-    with pytest.raises(TypeError, match=r"dataset\(nd\.ClickMe\('sample'\), \.\.\.\)"):
+    with pytest.raises(TypeError, match=r"dataset\(nd\.load\('clickme-sample'\), \.\.\.\)"):
         dataset("clickme-sample", 16)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"batch_size='16'"):
         dataset(clickme, "16")  # type: ignore[arg-type]
