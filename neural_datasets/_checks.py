@@ -82,7 +82,10 @@ def batch_source(value: Any, argument: str, call: str) -> Any:
     >>> batch_source("clickme-sample", "ds", "loader")
     Traceback (most recent call last):
     ...
-    TypeError: ds='clickme-sample': expected a dataset object, got str. Open the dataset first and pass it: loader(nd.load('clickme-sample'), ...) (after `import neural_datasets as nd`; nd.load takes any name `neural-datasets list` shows, or use the dataset's class, e.g. nd.ClickMe('sample[:10%]')).
+    TypeError: ds='clickme-sample': expected a dataset object, got str. Open the dataset first \
+and pass it: loader(nd.load('clickme-sample'), ...) (after `import neural_datasets as nd`; \
+nd.load takes any name `neural-datasets list` shows, or use the dataset's class, e.g. \
+nd.ClickMe('sample[:10%]')).
     """
     if hasattr(value, "read_batch") and hasattr(value, "__len__"):
         return value
