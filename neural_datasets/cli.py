@@ -125,7 +125,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     preview.add_argument("-o", "--output", required=True, type=Path, help="PNG file to write")
     preview.add_argument("-n", type=int, default=8, help="number of samples (default 8)")
     preview.add_argument("--base-url", help="a mirror with the same relative layout")
-    # score (issue 23): its arguments and code live in neural_datasets/metrics/command.py
+    # score: its arguments and code live in neural_datasets/metrics/command.py
     from .metrics import command as score_command
 
     score_help = "score a model against humans (ClickMe) or IT sites; prints a table or JSON"

@@ -574,7 +574,7 @@ def torch_loader(
     return TorchBatches(batches, channels_last=layout == "NHWC", device=device)
 
 
-# --- training names (harmonization.training): start ----------------------------------------
+# --- Training: harmonization.training ---------------------------------------------------------
 # Harmonization's training API, over neural_datasets.harmonize.tf (TensorFlow imported on use).
 # Same argument order as the original; images NHWC, true_heatmaps (B, H, W).
 
@@ -680,10 +680,7 @@ def harmonizer_loss(
     return tape.gradient(terms.loss, model.trainable_variables)
 
 
-# --- training names (harmonization.training): end ------------------------------------------
-
-
-# --- Evaluation: harmonization.evaluation.{metrics,clickme} (issue 23) -------------------------
+# --- Evaluation: harmonization.evaluation.{metrics,clickme} ------------------------------------
 # Upstream's evaluation names, so `from harmonization.evaluation import ...` switches by import.
 # The scores come from neural_datasets.metrics (same values, one sort per map instead of
 # scipy/percentile loops); see docs/scoring.md for the differences.

@@ -463,18 +463,21 @@ def _extract_atomically(archive: Path, target: Path) -> None:
         shutil.rmtree(building, ignore_errors=True)
 
 
-# ---- Scoring: neural_harmonizer.evaluation.{metrics,neural_benchmark} (issue 23) -------------
+# ---- Scoring: neural_harmonizer.evaluation.{metrics,neural_benchmark} ------------------------
 # Upstream's public scoring names with upstream's signatures, computed by
 # neural_datasets.metrics in NumPy (no TensorFlow needed except for Keras models). Where the
 # published code does not run, these give what it meant; docs/scoring.md lists each case.
 
 from collections.abc import Sequence  # noqa: E402 (kept inside this block, see above)
 
-EPSILON = 1e-9
-"""Upstream's ``EPSILON`` (its Dice/IoU denominators)."""
-
-# Upstream's metrics module repeats Harmonization's ClickMe scores; one implementation serves both.
-from .harmonization import dice, intersection_over_union, spearman_correlation  # noqa: E402
+# Upstream's metrics module repeats Harmonization's ClickMe scores (and their EPSILON); one
+# implementation serves both.
+from .harmonization import (  # noqa: E402
+    EPSILON,
+    dice,
+    intersection_over_union,
+    spearman_correlation,
+)
 
 __all__ += [
     "EPSILON",
@@ -780,6 +783,3 @@ def neural_benchmark_score(
     print("Unceiled Brainscore for your model is :", best)
     print("ceiled Brainscore for your model is :", best / ceiling)
     return best / ceiling, best
-
-
-# ---- end of scoring (issue 23) ---------------------------------------------------------------
