@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.tiny_torch import tiny_torch_model, torch_batch
 
 ROOT = Path(__file__).parents[2]
 
@@ -34,29 +35,6 @@ def test_the_package_is_light_and_a_missing_framework_names_its_extra() -> None:
 
 
 # --- PyTorch ---------------------------------------------------------------------------
-
-
-def tiny_torch_model():
-    import torch
-
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1, bias=False),
-        torch.nn.BatchNorm2d(4),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, 5),
-    )
-
-
-def torch_batch():
-    import torch
-
-    generator = torch.Generator().manual_seed(1)
-    images = torch.rand(4, 3, 12, 12, generator=generator)
-    heatmaps = torch.rand(4, 1, 12, 12, generator=generator)
-    return images, torch.tensor([0, 1, 2, 3]), heatmaps
 
 
 def test_torch_loss_checks_its_arguments() -> None:
@@ -114,30 +92,15 @@ import sys
 
 import torch
 import torch.distributed as dist
+from support.tiny_torch import tiny_torch_model, torch_batch
 
 from neural_datasets.harmonize.torch import harmonizer_loss
 
-
-def model():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3, padding=1, bias=False),
-        torch.nn.BatchNorm2d(4),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, 5),
-    )
-
-
-generator = torch.Generator().manual_seed(1)
-images = torch.rand(4, 3, 12, 12, generator=generator)
-heatmaps = torch.rand(4, 1, 12, 12, generator=generator)
-labels = torch.tensor([0, 1, 2, 3])
-plain = model()
+images, labels, heatmaps = torch_batch()
+plain = tiny_torch_model()
 harmonizer_loss(plain, images, labels, heatmaps).backward()
 dist.init_process_group("gloo", init_method="file://" + sys.argv[1], rank=0, world_size=1)
-wrapped = torch.nn.parallel.DistributedDataParallel(model())
+wrapped = torch.nn.parallel.DistributedDataParallel(tiny_torch_model())
 harmonizer_loss(wrapped, images, labels, heatmaps).backward()
 for ours, theirs in zip(wrapped.module.parameters(), plain.parameters(), strict=True):
     torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-5, atol=1e-7)
@@ -154,8 +117,11 @@ def test_torch_loss_through_distributed_data_parallel(tmp_path: Path) -> None:
     script = tmp_path / "ddp_harmonized.py"
     script.write_text(DDP_SCRIPT)
     command = [sys.executable, str(script), str(tmp_path / "store")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
     try:
-        result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+        result = subprocess.run(
+            command, capture_output=True, text=True, cwd=ROOT, timeout=120, env=env
+        )
         output = result.stdout + result.stderr
     except subprocess.TimeoutExpired as stopped:
         output = (stopped.stdout or b"").decode() + (stopped.stderr or b"").decode()
