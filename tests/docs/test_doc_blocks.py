@@ -11,7 +11,8 @@ A comment line right before a block's opening fence changes how it runs:
 * ``<!-- network -->``: the block genuinely needs the network (a bucket, a
   real download); it is only checked to compile.
 * ``<!-- torchrun -->``: the block is a DDP script; it runs under
-  ``torchrun --standalone --nproc_per_node=2``.
+  ``torchrun --standalone --nproc_per_node=2``, and each rank prints a marker
+  after the block's last line (see ``gloo_aborted_after_every_line``).
 * ``<!-- tested: NAME -->``: the block is run, with assertions on what it
   computes, by ``test_training_loops.py``; it is only checked to compile here.
 * ``<!-- core -->``: the block must run with the core install alone (the
@@ -26,6 +27,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +103,30 @@ def test_block_runs_as_a_script(block: Block, home: Path, tmp_path: Path) -> Non
     if block.marker == "tested":
         pytest.skip("run with assertions by test_training_loops.py")
     result = run_block(block, home, tmp_path)
+    if block.marker == "torchrun" and gloo_aborted_after_every_line(result):
+        warnings.warn(f"{block.where}: {GLOO_EXIT_ABORT}", stacklevel=1)
+        return
     assert result.returncode == 0, f"{block.where} failed:\n{result.stderr[-3000:]}"
+
+
+# torch 2.13's gloo backend sometimes aborts a rank at interpreter exit, after
+# destroy_process_group() returned (1 run in about 150 on two busy cores here; CI
+# saw it once). Every line of the block ran by then, which the rank's marker proves;
+# a rank that failed anywhere else still fails the test.
+GLOO_EXIT_ABORT = "a rank aborted at interpreter exit after running every line (torch's gloo)"
+RANK_DONE = "[doc test] rank {} ran every line"
+WORLD_SIZE = 2
+
+
+def gloo_aborted_after_every_line(result: subprocess.CompletedProcess) -> bool:
+    """Whether the only failure of a torchrun block is gloo's abort at interpreter exit."""
+    every_rank_done = all(RANK_DONE.format(rank) in result.stdout for rank in range(WORLD_SIZE))
+    return (
+        result.returncode != 0
+        and every_rank_done
+        and "terminate called without an active exception" in result.stderr
+        and "exitcode  : -6" in result.stderr
+    )
 
 
 def test_core_blocks_cannot_use_a_framework(home: Path, tmp_path: Path) -> None:
@@ -118,10 +143,13 @@ def test_core_blocks_cannot_use_a_framework(home: Path, tmp_path: Path) -> None:
 def run_block(block: Block, home: Path, folder: Path) -> subprocess.CompletedProcess:
     """Run ``block`` as a script in ``folder``, offline, against the cache ``home``."""
     script = folder / "snippet.py"
-    script.write_text((WITHOUT_FRAMEWORKS if block.marker == "core" else "") + block.code)
+    code = (WITHOUT_FRAMEWORKS if block.marker == "core" else "") + block.code
     command = [sys.executable, str(script)]
     if block.marker == "torchrun":
-        command[1:1] = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        code += f"print({RANK_DONE!r}.format(__import__('os').environ['RANK']), flush=True)\n"
+        torchrun = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={WORLD_SIZE}"]
+        command[1:1] = torchrun
+    script.write_text(code)
     env = {
         **os.environ,
         "NEURAL_DATASETS_HOME": str(home),
@@ -133,3 +161,18 @@ def run_block(block: Block, home: Path, folder: Path) -> subprocess.CompletedPro
     return subprocess.run(
         command, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
     )
+
+
+def test_only_an_abort_after_every_line_counts_as_gloos_exit_abort() -> None:
+    abort = "terminate called without an active exception\n... exitcode  : -6 (pid: 9)\n"
+    both = "".join(RANK_DONE.format(rank) + "\n" for rank in range(WORLD_SIZE))
+
+    def run(returncode: int, stdout: str, stderr: str) -> subprocess.CompletedProcess:
+        return subprocess.CompletedProcess([], returncode, stdout, stderr)
+
+    assert gloo_aborted_after_every_line(run(1, both, abort))
+    assert not gloo_aborted_after_every_line(run(0, both, ""))  # nothing failed
+    assert not gloo_aborted_after_every_line(
+        run(1, RANK_DONE.format(0), abort)
+    )  # rank 1 never finished
+    assert not gloo_aborted_after_every_line(run(1, both, "AssertionError\n exitcode  : 1"))
