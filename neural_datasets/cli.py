@@ -112,6 +112,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    verify.add_argument(
+        "--endpoint",
+        help="S3 endpoint of an s3:// URL to verify (MinIO, Ceph, R2...); default "
+        "$AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
+    )
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
     path.add_argument("--layout", help="the store of this layout (one the dataset has)")
     command(
@@ -408,9 +413,20 @@ def _fetch(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from .fetching.verify import verify
 
+    if args.endpoint is not None and not all("://" in name for name in args.names):
+        raise InvalidArgumentError(
+            f"--endpoint {args.endpoint}: an endpoint applies to s3:// URLs only, not to the "
+            "cached datasets named here."
+        )
+    options = None if args.endpoint is None else {"endpoint": args.endpoint}
     status = 0
     for name in args.names:
-        problems = verify(name, cache_dir=args.cache_dir, progress=not args.no_progress)
+        problems = verify(
+            name,
+            cache_dir=args.cache_dir,
+            progress=not args.no_progress,
+            storage_options=options,
+        )
         if problems:
             print(f"{name}: {len(problems)} problem(s) found:", file=sys.stderr)
             for problem in problems:

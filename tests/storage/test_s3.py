@@ -245,6 +245,12 @@ def test_cli_push_and_verify(
     )  # a bad option value is a usage error
     assert "jobs must be a positive" in capsys.readouterr().err
     assert main(["verify", url, "--no-progress"]) == 0
+    with monkeypatch.context() as without_variable:
+        without_variable.delenv("AWS_ENDPOINT_URL")
+        assert main(["verify", url, "--no-progress", "--endpoint", s3.endpoint]) == 0
+        assert "complete; every file" in capsys.readouterr().out
+        assert main(["verify", "clickme-sample", "--endpoint", s3.endpoint]) == 2
+        assert "applies to s3:// URLs only" in capsys.readouterr().err
     s3.client().delete_object(Bucket=BUCKET, Key="cli/store.zarr/label/c/0")
     assert main(["verify", url, "--no-progress"]) == 1
     err = capsys.readouterr().err
