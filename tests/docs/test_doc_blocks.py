@@ -110,7 +110,7 @@ def test_block_runs_as_a_script(block: Block, home: Path, tmp_path: Path) -> Non
 
 
 # torch 2.13's gloo backend sometimes aborts a rank at interpreter exit, after
-# destroy_process_group() returned (1 run in about 150 on two busy cores here; CI
+# destroy_process_group() returned (1 run in about 100 on two busy cores here; CI
 # saw it once). Every line of the block ran by then, which the rank's marker proves;
 # a rank that failed anywhere else still fails the test.
 GLOO_EXIT_ABORT = "a rank aborted at interpreter exit after running every line (torch's gloo)"
