@@ -6,9 +6,9 @@ read by ``ClickMe.open("s3://...")`` in shuffled batches of 16, epoch after
 epoch, with checksum-on-read ``off``, ``once`` (the default) and ``always``,
 and with the local chunk cache (``cache="local"``: epoch 1 fetches the
 shards, later epochs read them from disk); the local store is read the same
-way in the same run. Run by hand::
+way in the same run::
 
-    python scripts/bench/bench_s3.py
+    python scripts/bench/bench_s3.py --json bench-data/s3.json
 
 moto is a Python server in this process: it shares the GIL and the cores with
 the reader, so the S3 numbers are the server's limit, not tensorstore's.
@@ -16,6 +16,7 @@ the reader, so the S3 numbers are the server's limit, not tensorstore's.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tests"))
+import benchdata  # noqa: E402
 from support.s3server import LocalS3Server, s3_environment  # noqa: E402
 
 BATCH, EPOCHS, ROUNDS = 16, 3, 3
@@ -48,6 +50,9 @@ def samples_per_s(dataset: object, check: str) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     os.environ["NEURAL_DATASETS_HOME"] = str(tmp / "cache")
     with LocalS3Server() as s3:
@@ -59,7 +64,7 @@ def main() -> None:
         url = "s3://bench/clickme-sample/store.zarr"
         start = time.perf_counter()
         nd.push(local.location, url, progress=False)
-        print(f"push of the 48-sample store (12.6 MB): {time.perf_counter() - start:.2f} s")
+        push_s = time.perf_counter() - start
         results: dict[str, list[list[float]]] = {}
         for _ in range(ROUNDS):
             for name, location in (("local", local.location), ("s3", url)):
@@ -70,12 +75,16 @@ def main() -> None:
             rates = samples_per_s(cached, "once")
             shutil.rmtree(cached.shard_cache.folder)
             results.setdefault("s3 once, cache='local'", []).append(rates)
-        print("| reader, check | epoch 1 samples/s | later epochs samples/s | ratio to local off |")
-        print("|---|---:|---:|---:|")
-        base = np.median([r[1:] for r in results["local off"]])
-        for key, runs in results.items():
-            first, later = np.median([r[0] for r in runs]), np.median([r[1:] for r in runs])
-            print(f"| {key} | {first:,.0f} | {later:,.0f} | {later / base:.3f} |")
+    print(f"| push of the 48-sample store (12.6 MB) to the server | {push_s:.1f} s |")
+    print("|---|---:|")
+    print()
+    print("| reader, check | epoch 1 samples/s | later epochs samples/s | ratio to local off |")
+    print("|---|---:|---:|---:|")
+    base = np.median([r[1:] for r in results["local off"]])
+    for key, runs in results.items():
+        first, later = np.median([r[0] for r in runs]), np.median([r[1:] for r in runs])
+        print(f"| {key} | {first:,.0f} | {later:,.0f} | {later / base:.3f} |")
+    benchdata.write_results(args.json, push_s=push_s, samples_per_s_by_epoch=results)
 
 
 if __name__ == "__main__":

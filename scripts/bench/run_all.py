@@ -103,6 +103,18 @@ SECTIONS = [
         "writes dominate; memory is bounded by one unit of 128 samples per thread.",
     ),
     (
+        "s3",
+        "Object stores: S3 on 127.0.0.1 against local disk",
+        "bench_s3.py",
+        "The bundled 48-sample ClickMe store pushed with `nd.push` to moto's S3 server on "
+        '127.0.0.1, then shuffled batches of 16 read through `ClickMe.open("s3://...")` and '
+        "from the local store, 3 epochs x 3 rounds, medians, with checksum-on-read `off`, "
+        '`once` (the default) and `always`, and with `cache="local"` (the first epoch fetches '
+        "whole shards, each checked against the manifest; later epochs read them from disk). "
+        "moto is a Python server in the reading process, so the server is the limit; real "
+        "object stores serve range requests far faster.",
+    ),
+    (
         "training",
         "Harmonized training: harmonizer loss vs cross-entropy",
         "bench_training.py",
