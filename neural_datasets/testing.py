@@ -133,6 +133,19 @@ def check_dataset(
             done.append("converters: every layout refuses a value outside a declared range")
         if frameworks:
             done += _framework_batches(name, spec.features, first)
+    elif hasattr(first, "batch_sources"):  # a dataset of several sources (IT populations)
+        sources = first.batch_sources()
+        assert sources, f"{name}: batch_sources() gave none"
+        framework_checks: list[str] = []
+        for label, source in sources.items():
+            batch = source.read_batch(np.arange(len(source)))
+            _features_hold(f"{name} ({label})", spec.features, batch)
+            if frameworks:  # the same checks for every source
+                framework_checks = _framework_batches(f"{name} ({label})", spec.features, source)
+        done.append("features: dtypes, shapes and value ranges of " + ", ".join(sources))
+        done += framework_checks
+    else:
+        raise AssertionError(f"{name}: its object has neither read_batch nor batch_sources")
     with tempfile.TemporaryDirectory() as folder:
         png = spec.preview(stores[spec.default_layout], Path(folder) / "preview.png", 2)
         assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name}: preview is no PNG"

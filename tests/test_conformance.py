@@ -24,6 +24,21 @@ def test_every_dataset_folder_ships_a_sample() -> None:
 def test_our_datasets_conform(name: str, tmp_path: Path) -> None:
     done = check_dataset(name, cache_dir=tmp_path)
     assert "verify: catches a flipped byte in every array and a missing file" in done
+    assert any(check.startswith("features: ") for check in done), done
+    assert {"torch batches", "tf.data batches"} <= set(done), done  # every family, IT included
+
+
+def test_a_source_breaking_its_declared_features_fails_the_kit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neural_datasets.datasets.arcaro2020.dataset import ITRecordings
+
+    unwindowed = ITRecordings.batch_sources  # responses keep their time axis: rank 4, not 3
+    monkeypatch.setattr(
+        ITRecordings, "batch_sources", lambda self: unwindowed(self, time_window=None)
+    )
+    with pytest.raises(AssertionError, match=r"arcaro2020-sample \(george_central_it\): response"):
+        check_dataset("arcaro2020-sample", cache_dir=tmp_path, frameworks=False)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from ...storage.layout import read_attributes, require_format
 from ...storage.reader import open_sample_array, read_whole
 from ..base import StoreDataset
 from .spec import FAMILY
+
+if TYPE_CHECKING:
+    from .pairs import ITPairSource
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -143,6 +146,31 @@ class ITRecordings(StoreDataset):
     def populations(self) -> tuple[str, ...]:
         """Names of the recorded populations, sorted."""
         return tuple(self._populations)
+
+    def batch_sources(
+        self, time_window: tuple[int, int] | None = PAPER_WINDOW, stimulus_size: int | None = None
+    ) -> dict[str, ITPairSource]:
+        """One (stimulus, response) batch source per population, by population name.
+
+        Each is an :class:`~neural_datasets.datasets.arcaro2020.pairs.ITPairSource`
+        (``read_batch``, ``features``), which both adapters serve; the
+        conformance kit (:mod:`neural_datasets.testing`) checks each against
+        the declared features.
+
+        Examples
+        --------
+        >>> it = ITRecordings("arcaro2020-sample", progress=False)
+        >>> {name: source.read_batch([0])["response"].shape
+        ...  for name, source in it.batch_sources().items()}  # doctest: +NORMALIZE_WHITESPACE
+        {'george_central_it': (1, 17, 17, 30), 'george_posterior_it': (1, 17, 17, 33),
+         'red_central_it': (1, 9, 9, 32)}
+        """
+        from .pairs import ITPairSource
+
+        return {
+            population: ITPairSource(self, population, time_window, stimulus_size=stimulus_size)
+            for population in self.populations
+        }
 
     def population(self, name: str) -> Population:
         """Metadata of population ``name``: monkey, region, channels, stimuli, axes.

@@ -54,8 +54,8 @@ FEATURES = (
         "response",
         "float32",
         (None, None, None),
-        "IT response per recording site (grid y, grid x) and time bin; without the time "
-        "axis when averaged over a time window",
+        "IT response per grid position (x, y) and channel, averaged over a time window; "
+        "(x, y, time, channel) when no window is given",
     ),
 )
 """What one IT (stimulus, response) pair holds (:class:`~.pairs.ITPairSource`)."""
