@@ -50,6 +50,11 @@ examples:
 """
 
 
+ENDPOINT_HELP = (
+    "S3 endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL"
+)
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser, and each command's parser by name (for its usage in errors)."""
     parser = argparse.ArgumentParser(
@@ -112,11 +117,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     verify = command("verify", "check cached datasets' chunk and file checksums", "+")
     verify.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    verify.add_argument(
-        "--endpoint",
-        help="S3 endpoint of an s3:// URL to verify (MinIO, Ceph, R2...); default "
-        "$AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
-    )
+    verify.add_argument("--endpoint", help=ENDPOINT_HELP + " (s3:// URLs only)")
     path = command("path", "print the path of a dataset's store (fetched or not)", "1")
     path.add_argument("--layout", help="the store of this layout (one the dataset has)")
     command(
@@ -515,10 +516,7 @@ def _add_push_command(command: Any) -> None:
         default="raw",
         help="the store of this layout (default raw)",
     )
-    push.add_argument(
-        "--endpoint",
-        help="S3 endpoint (MinIO, Ceph, R2...); default $AWS_ENDPOINT_URL_S3 or $AWS_ENDPOINT_URL",
-    )
+    push.add_argument("--endpoint", help=ENDPOINT_HELP)
     push.add_argument(
         "--jobs", type=int, help="parallel uploads (default $NEURAL_DATASETS_PUSH_JOBS or 8)"
     )
